@@ -1,0 +1,1 @@
+//! Eulerian grid discretisation of the lifted model (JKO scheme).

@@ -1,0 +1,15 @@
+//! Numerical core of clflow: the contrastive energy of a positive-pair matrix,
+//! latent spaces, the particle method and the grid JKO scheme. No I/O happens
+//! here; callers own the state and observe it between steps.
+
+pub mod energy;
+pub mod error;
+pub mod fastexp;
+pub mod grid;
+pub mod latent;
+pub mod pairs;
+
+pub use energy::{ContrastiveEnergy, EnergyWorkspace, Parallelism};
+pub use error::{Error, Result};
+pub use latent::LatentSpace;
+pub use pairs::PositivePairs;
