@@ -1,1 +1,12 @@
+//! clflow: training dynamics of contrastive learning as a Wasserstein gradient flow.
+//!
+//! The numerical core lives in the `clflow-solvers` crate; this crate reads
+//! scenarios and data, builds the augmentation operator, runs the time loop
+//! with its observers, and writes HDF5, plots and summaries.
 
+pub mod diagnostics;
+pub mod error;
+pub mod output;
+pub mod scenario;
+
+pub use error::{Error, Result};

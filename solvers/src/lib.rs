@@ -8,8 +8,10 @@ pub mod fastexp;
 pub mod grid;
 pub mod latent;
 pub mod pairs;
+pub mod particle;
 
 pub use energy::{ContrastiveEnergy, EnergyWorkspace, Parallelism};
 pub use error::{Error, Result};
 pub use latent::LatentSpace;
 pub use pairs::PositivePairs;
+pub use particle::{Integrator, ParticleOptions, ParticleSolver, ParticleState, StepReport};
