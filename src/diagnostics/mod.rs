@@ -1,0 +1,3 @@
+//! Observables of a run: spectral alignment, label proxies, separation.
+
+pub mod separation;

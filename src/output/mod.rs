@@ -1,0 +1,3 @@
+//! Results written by a run: HDF5 file, PNG plots, summary.
+
+pub mod plots;
