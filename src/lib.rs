@@ -4,6 +4,8 @@
 //! scenarios and data, builds the augmentation operator, runs the time loop
 //! with its observers, and writes HDF5, plots and summaries.
 
+pub mod augmentation;
+pub mod data;
 pub mod diagnostics;
 pub mod error;
 pub mod output;
