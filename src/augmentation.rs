@@ -11,8 +11,6 @@
 //! eigenvector sqrt(w), so the phi_i are w-orthonormal and P phi_i = lambda_i phi_i.
 
 use faer::{Mat, Par, Side};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
 use clflow_solvers::PositivePairs;
@@ -339,6 +337,8 @@ pub fn top_eigenpairs(pairs: &PositivePairs, count: usize) -> Result<(Vec<f64>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
 
     fn blobs(n_per_class: usize, seed: u64) -> Dataset {
         let mut rng = StdRng::seed_from_u64(seed);
