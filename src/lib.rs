@@ -5,10 +5,15 @@
 //! with its observers, and writes HDF5, plots and summaries.
 
 pub mod augmentation;
+pub mod cli;
+pub mod commands;
+pub mod compare;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod init;
 pub mod output;
+pub mod run;
 pub mod scenario;
 
 pub use error::{Error, Result};
