@@ -234,7 +234,7 @@ pub fn loss(path: &Path, times: &[f64], loss: &[f64]) -> Result<()> {
     finish(path, &canvas, drawn)
 }
 
-/// Draws feature trajectories x_i(t) for latent dimension 1.
+/// Draws feature trajectories z_p(t) for latent dimension 1.
 ///
 /// `features[s][i]` is the feature of node `i` at snapshot `s`, taken at
 /// `times[s]`. Each node is a thin line coloured by its class
@@ -280,7 +280,7 @@ pub fn trajectories(
         );
 
         let mut chart = linear_chart(&canvas, &title, x_range.clone(), y_range.clone())?;
-        draw_mesh(&mut chart, "time t", "feature x_i(t)")?;
+        draw_mesh(&mut chart, "time t", "feature z_p(t)")?;
 
         let mut any_point = false;
         for &node in &shown_nodes {
@@ -1068,7 +1068,7 @@ fn draw_class_histograms(
     let y_range = 0.0..(max_count.max(1) as f64 * 1.08);
 
     let mut chart = linear_chart(canvas, title, x_range.clone(), y_range.clone())?;
-    draw_mesh(&mut chart, "feature x", "number of nodes")?;
+    draw_mesh(&mut chart, "feature z", "number of nodes")?;
 
     for (&class, class_counts) in &counts {
         let colour = class_colour(class);
