@@ -8,7 +8,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// Invalid scenario, data file or command-line value.
-    #[error("{file}: {key}: {message}\n  hint: {hint}")]
+    #[error("{file}: {}{message}\n  hint: {hint}", key_prefix(key))]
     Input {
         file: String,
         key: String,
@@ -48,6 +48,11 @@ pub enum Error {
     /// eigenpair residual); this points at a bug or an ill-posed input.
     #[error("numerical check failed: {0}")]
     Numerical(String),
+}
+
+/// "key: " for a named key; nothing when the error concerns the whole file ("-").
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() || key == "-" { String::new() } else { format!("{key}: ") }
 }
 
 impl Error {
