@@ -52,8 +52,12 @@ pub struct ParticleDynamics<'a> {
 }
 
 impl<'a> ParticleDynamics<'a> {
-    /// Places M particles per node: at f_0(x_p) when M = 1, otherwise drawn
-    /// from N(f_0(x_p), fiber_sigma^2) per coordinate (retracted on the sphere).
+    /// Places M particles per node: at f_0(x_p) when M = 1; otherwise they
+    /// sample the initial fiber N(f_0(x_p), fiber_sigma^2). In latent R^1 and
+    /// on the circle (along the angle) the samples sit at the normal
+    /// quantiles (m + 1/2) / M, so every node's particle mean is f_0(x_p)
+    /// exactly, as for the grid fibers; in higher dimensions they are random
+    /// normal draws shifted to the same mean.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         pairs: &'a PositivePairs,
@@ -67,19 +71,7 @@ impl<'a> ParticleDynamics<'a> {
     ) -> Result<Self> {
         let dim = space.dim();
         let energy = ContrastiveEnergy::new(pairs, tau, per_node, dim).map_err(|e| solver_error("building the energy", e))?;
-        let mut z = Vec::with_capacity(initial.len() * per_node);
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
-        for row in initial.chunks_exact(dim) {
-            for _ in 0..per_node {
-                for &c in row {
-                    let offset: f64 = if per_node > 1 { let z: f64 = StandardNormal.sample(&mut rng);
-                        fiber_sigma * z
-                    } else { 0.0 };
-                    z.push(c + offset);
-                }
-            }
-        }
-        space.retract(&mut z);
+        let z = sample_fibers(space, initial, per_node, fiber_sigma, seed);
         let solver = ParticleSolver::new(energy, space, options).map_err(|e| solver_error("building the particle solver", e))?;
         Ok(ParticleDynamics { solver, state: ParticleState { time: 0.0, step: 0, z }, per_node, energy_workspace: EnergyWorkspace::default() })
     }
@@ -259,5 +251,89 @@ pub fn particle_options(solver: &crate::scenario::SolverSpec, seed: u64) -> Part
         noise_seed: seed,
         parallelism: Parallelism::Rayon,
         ..ParticleOptions::default()
+    }
+}
+
+/// Positions of M particles per node sampling N(f_0, sigma^2) fibers (see
+/// `ParticleDynamics::new`).
+fn sample_fibers(space: LatentSpace, initial: &[f64], per_node: usize, sigma: f64, seed: u64) -> Vec<f64> {
+    let dim = space.dim();
+    let mut z = Vec::with_capacity(initial.len() * per_node);
+    if per_node == 1 {
+        z.extend_from_slice(initial);
+        return z;
+    }
+    let quantiles: Vec<f64> = (0..per_node).map(|m| sigma * inverse_normal_cdf((m as f64 + 0.5) / per_node as f64)).collect();
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+    for row in initial.chunks_exact(dim) {
+        match (space, dim) {
+            (LatentSpace::Euclidean { .. }, 1) => z.extend(quantiles.iter().map(|q| row[0] + q)),
+            (LatentSpace::Sphere { .. }, 2) => {
+                let angle = row[1].atan2(row[0]);
+                for q in &quantiles {
+                    z.push((angle + q).cos());
+                    z.push((angle + q).sin());
+                }
+            }
+            _ => {
+                let mut draws: Vec<f64> = (0..per_node * dim)
+                    .map(|_| {
+                        let x: f64 = StandardNormal.sample(&mut rng);
+                        sigma * x
+                    })
+                    .collect();
+                for c in 0..dim {
+                    let mean = draws.iter().skip(c).step_by(dim).sum::<f64>() / per_node as f64;
+                    draws.iter_mut().skip(c).step_by(dim).for_each(|v| *v += row[c] - mean);
+                }
+                z.extend(draws);
+            }
+        }
+    }
+    space.retract(&mut z);
+    z
+}
+
+/// Inverse of the standard normal CDF, by Acklam's rational approximation
+/// (relative error below 1.2e-9 on (0, 1)).
+pub fn inverse_normal_cdf(p: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const P_LOW: f64 = 0.02425;
+    if p < P_LOW {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - P_LOW {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        -inverse_normal_cdf(1.0 - p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_normal_cdf_known_values() {
+        assert!(inverse_normal_cdf(0.5).abs() < 1e-12);
+        assert!((inverse_normal_cdf(0.975) - 1.959963984540054).abs() < 1e-8);
+        assert!((inverse_normal_cdf(0.01) + 2.326347874040841).abs() < 1e-8);
+    }
+
+    #[test]
+    fn quantile_particles_keep_the_mean() {
+        let space = LatentSpace::new(false, 1).unwrap();
+        let z = sample_fibers(space, &[0.3, -1.0], 7, 0.05, 1);
+        let mean0: f64 = z[..7].iter().sum::<f64>() / 7.0;
+        assert!((mean0 - 0.3).abs() < 1e-15);
+        let plane = LatentSpace::new(false, 2).unwrap();
+        let z = sample_fibers(plane, &[0.3, -1.0], 5, 0.05, 1);
+        let mean_y: f64 = z.iter().skip(1).step_by(2).sum::<f64>() / 5.0;
+        assert!((mean_y + 1.0).abs() < 1e-14);
     }
 }

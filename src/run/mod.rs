@@ -110,9 +110,14 @@ impl Problem {
 
     /// Grid dynamics on `grid`.
     pub fn grid_dynamics(&self, grid: LatentGrid) -> Result<GridDynamics> {
+        self.grid_dynamics_with_step(grid, self.scenario.grid.max_step)
+    }
+
+    /// Grid dynamics on `grid` with a largest JKO step `max_step`.
+    pub fn grid_dynamics_with_step(&self, grid: LatentGrid, max_step: f64) -> Result<GridDynamics> {
         let options = JkoOptions { diffusion: self.scenario.solver.diffusion, fixed_point_iterations: self.scenario.grid.fixed_point_iterations, ..JkoOptions::default() };
         let means = self.grid_means();
-        GridDynamics::new(&self.operator.pairs, grid, self.scenario.loss.tau, &means, self.scenario.grid.fiber_sigma, options, self.scenario.grid.max_step).map_err(|e| match e {
+        GridDynamics::new(&self.operator.pairs, grid, self.scenario.loss.tau, &means, self.scenario.grid.fiber_sigma, options, max_step).map_err(|e| match e {
             Error::Solver { source: source @ clflow_solvers::Error::InvalidParameter { .. }, .. } => Error::input(self.scenario.path.display().to_string(), "grid.fiber_sigma", source.to_string(), "use at least two latent cells per fiber standard deviation: raise grid.cells or grid.fiber_sigma"),
             other => other,
         })
