@@ -71,7 +71,8 @@ impl Case {
 
     /// Runs one loss-and-gradient evaluation and returns the loss.
     fn evaluate(&mut self) -> f64 {
-        let energy = ContrastiveEnergy::new(&self.pairs, TAU, 1, self.dim).expect("valid energy parameters");
+        let energy =
+            ContrastiveEnergy::new(&self.pairs, TAU, 1, self.dim).expect("valid energy parameters");
         energy
             .loss_and_gradient(
                 black_box(&self.features),
@@ -108,7 +109,10 @@ fn bench_gradient(c: &mut Criterion) {
 /// the machine.
 fn print_table() {
     println!();
-    println!("loss_and_gradient, Parallelism::Rayon, {} rayon threads", rayon::current_num_threads());
+    println!(
+        "loss_and_gradient, Parallelism::Rayon, {} rayon threads",
+        rayon::current_num_threads()
+    );
     println!(
         "{:<10} {:>5} {:>2} {:>6} {:>12} {:>12} {:>12}",
         "pi", "N", "k", "runs", "median s", "min s", "pairs/s"

@@ -16,7 +16,9 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use clflow_solvers::grid::{ContrastivePotential, Fibers, GridState, JkoOptions, JkoStepper, LatentGrid, StepReport};
+use clflow_solvers::grid::{
+    ContrastivePotential, Fibers, GridState, JkoOptions, JkoStepper, LatentGrid, StepReport,
+};
 use criterion::{BatchSize, BenchmarkId, Criterion};
 
 const NODES: [usize; 2] = [1024, 4096];
@@ -40,7 +42,8 @@ impl Case {
         let pairs = support::dense_pairs(nodes, 3);
         let means = support::random_values(nodes, 1.0, 4);
         let fibers = Fibers::gaussian(&grid, &means, FIBER_SIGMA).expect("valid Gaussian fibers");
-        let potential = ContrastivePotential::new(grid, &pairs, TAU).expect("valid contrastive potential");
+        let potential =
+            ContrastivePotential::new(grid, &pairs, TAU).expect("valid contrastive potential");
         let stepper = JkoStepper::new(potential, JkoOptions::default()).expect("valid JKO options");
         Case {
             stepper,
@@ -55,7 +58,9 @@ impl Case {
     /// Takes one step from the initial state and returns its report.
     fn step(&mut self) -> StepReport {
         let mut state = self.initial.clone();
-        self.stepper.step(&mut state, MAX_STEP).expect("JKO step succeeds")
+        self.stepper
+            .step(&mut state, MAX_STEP)
+            .expect("JKO step succeeds")
     }
 }
 
@@ -70,7 +75,13 @@ fn bench_grid_step(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(format!("cells{CELLS}"), nodes), |b| {
             b.iter_batched(
                 || initial.clone(),
-                |mut state| black_box(case.stepper.step(&mut state, MAX_STEP).expect("JKO step succeeds")),
+                |mut state| {
+                    black_box(
+                        case.stepper
+                            .step(&mut state, MAX_STEP)
+                            .expect("JKO step succeeds"),
+                    )
+                },
                 BatchSize::LargeInput,
             )
         });
@@ -82,7 +93,10 @@ fn bench_grid_step(c: &mut Criterion) {
 /// minimum seconds per step. The timing includes cloning the initial state.
 fn print_table() {
     println!();
-    println!("JkoStepper::step, ContrastivePotential, {} rayon threads", rayon::current_num_threads());
+    println!(
+        "JkoStepper::step, ContrastivePotential, {} rayon threads",
+        rayon::current_num_threads()
+    );
     println!(
         "{:>5} {:>5} {:>5} {:>12} {:>12} {:>10} {:>8}",
         "N", "M_z", "runs", "median s", "min s", "step h", "retries"

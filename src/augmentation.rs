@@ -50,7 +50,12 @@ impl AugmentationKernel {
         match &self.shift {
             None => d2 / s2,
             Some((u, su)) => {
-                let along: f64 = a.iter().zip(b).zip(u).map(|((x, y), uc)| (x - y) * uc).sum();
+                let along: f64 = a
+                    .iter()
+                    .zip(b)
+                    .zip(u)
+                    .map(|((x, y), uc)| (x - y) * uc)
+                    .sum();
                 let su2 = su * su;
                 (d2 - su2 / (s2 + su2) * along * along) / s2
             }
@@ -94,7 +99,12 @@ impl AugmentationOperator {
         let kernel = kernel_from_scenario(scenario, data)?;
         let pairs = positive_pairs(&kernel, data, &scenario.path.display().to_string())?;
         let (eigenvalues, eigenvectors) = top_eigenpairs(&pairs, eigenpairs.min(data.len()))?;
-        Ok(AugmentationOperator { kernel, pairs, eigenvalues, eigenvectors })
+        Ok(AugmentationOperator {
+            kernel,
+            pairs,
+            eigenvalues,
+            eigenvectors,
+        })
     }
 
     pub fn view_weights(&self) -> &[f64] {
@@ -116,7 +126,12 @@ impl AugmentationOperator {
             }
             total
         });
-        SpectrumDiagnostics { k, leakage, gap: lambda(k - 1) - lambda(k), mixing: lambda(k) }
+        SpectrumDiagnostics {
+            k,
+            leakage,
+            gap: lambda(k - 1) - lambda(k),
+            mixing: lambda(k),
+        }
     }
 }
 
@@ -129,11 +144,24 @@ pub fn kernel_from_scenario(scenario: &Scenario, data: &Dataset) -> Result<Augme
         (None, relative) => {
             let rank = spec.scale_neighbour.unwrap_or(10);
             if rank >= data.len() {
-                return Err(Error::input(&file, "augmentation.scale_neighbour", format!("neighbour rank {rank} needs more than {} data points", data.len()), "lower scale_neighbour or set an absolute scale"));
+                return Err(Error::input(
+                    &file,
+                    "augmentation.scale_neighbour",
+                    format!(
+                        "neighbour rank {rank} needs more than {} data points",
+                        data.len()
+                    ),
+                    "lower scale_neighbour or set an absolute scale",
+                ));
             }
             let median = median_neighbour_distance(data, rank);
             if median <= 0.0 {
-                return Err(Error::input(&file, "augmentation.relative_scale", format!("the median distance to the {rank}th neighbour is {median}"), "the data hold many duplicate points; set an absolute scale"));
+                return Err(Error::input(
+                    &file,
+                    "augmentation.relative_scale",
+                    format!("the median distance to the {rank}th neighbour is {median}"),
+                    "the data hold many duplicate points; set an absolute scale",
+                ));
             }
             relative.unwrap_or(1.0) * median
         }
@@ -141,7 +169,16 @@ pub fn kernel_from_scenario(scenario: &Scenario, data: &Dataset) -> Result<Augme
     let shift = match (&spec.direction, spec.direction_scale) {
         (Some(u), Some(su)) => {
             if u.len() != data.dim {
-                return Err(Error::input(&file, "augmentation.direction", format!("direction has {} components, the data have d = {}", u.len(), data.dim), "give one component per data coordinate"));
+                return Err(Error::input(
+                    &file,
+                    "augmentation.direction",
+                    format!(
+                        "direction has {} components, the data have d = {}",
+                        u.len(),
+                        data.dim
+                    ),
+                    "give one component per data coordinate",
+                ));
             }
             let norm = u.iter().map(|a| a * a).sum::<f64>().sqrt();
             Some((u.iter().map(|a| a / norm).collect(), su))
@@ -150,9 +187,20 @@ pub fn kernel_from_scenario(scenario: &Scenario, data: &Dataset) -> Result<Augme
     };
     let n = data.len();
     if n > DENSE_LIMIT {
-        return Err(Error::input(&file, "data", format!("N = {n} data points exceed the limit {DENSE_LIMIT} of the dense augmentation operator"), "subsample the data (data.subsample for files, fewer points_per_class for generators); augmentation.knn makes pi sparse but the eigensolver is still dense"));
+        return Err(Error::input(
+            &file,
+            "data",
+            format!(
+                "N = {n} data points exceed the limit {DENSE_LIMIT} of the dense augmentation operator"
+            ),
+            "subsample the data (data.subsample for files, fewer points_per_class for generators); augmentation.knn makes pi sparse but the eigensolver is still dense",
+        ));
     }
-    Ok(AugmentationKernel { scale, shift, knn: spec.knn.map(|k| k.min(n)) })
+    Ok(AugmentationKernel {
+        scale,
+        shift,
+        knn: spec.knn.map(|k| k.min(n)),
+    })
 }
 
 /// Median over nodes of the Euclidean distance to the `rank`-th nearest
@@ -166,7 +214,13 @@ pub fn median_neighbour_distance(data: &Dataset, rank: usize) -> f64 {
         .map(|i| {
             let mut d: Vec<f64> = (0..n)
                 .filter(|&j| j != i)
-                .map(|j| data.point(i).iter().zip(data.point(j)).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+                .map(|j| {
+                    data.point(i)
+                        .iter()
+                        .zip(data.point(j))
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum::<f64>()
+                })
                 .collect();
             let (_, kth, _) = d.select_nth_unstable_by(rank - 1, f64::total_cmp);
             kth.sqrt()
@@ -174,7 +228,11 @@ pub fn median_neighbour_distance(data: &Dataset, rank: usize) -> f64 {
         .collect();
     distances.sort_by(f64::total_cmp);
     let m = distances.len();
-    if m % 2 == 1 { distances[m / 2] } else { 0.5 * (distances[m / 2 - 1] + distances[m / 2]) }
+    if m % 2 == 1 {
+        distances[m / 2]
+    } else {
+        0.5 * (distances[m / 2 - 1] + distances[m / 2])
+    }
 }
 
 /// Rows of A as (column, value) lists, sorted by column.
@@ -183,7 +241,9 @@ fn markov_rows(kernel: &AugmentationKernel, data: &Dataset) -> Vec<Vec<(usize, f
     (0..n)
         .into_par_iter()
         .map(|i| {
-            let mut row: Vec<(usize, f64)> = (0..n).map(|j| (j, kernel.mahalanobis2(data.point(i), data.point(j)))).collect();
+            let mut row: Vec<(usize, f64)> = (0..n)
+                .map(|j| (j, kernel.mahalanobis2(data.point(i), data.point(j))))
+                .collect();
             if let Some(k) = kernel.knn {
                 // Self has distance 0, so it is always among the k nearest.
                 row.select_nth_unstable_by(k - 1, |a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -205,14 +265,25 @@ fn markov_rows(kernel: &AugmentationKernel, data: &Dataset) -> Vec<Vec<(usize, f
 
 /// Builds pi = A^T diag(mu) A from the kernel, dense through a faer product
 /// or sparse through per-node outer products when k-NN truncated.
-pub fn positive_pairs(kernel: &AugmentationKernel, data: &Dataset, file: &str) -> Result<PositivePairs> {
+pub fn positive_pairs(
+    kernel: &AugmentationKernel,
+    data: &Dataset,
+    file: &str,
+) -> Result<PositivePairs> {
     let n = data.len();
     let rows = markov_rows(kernel, data);
 
     let pairs = if kernel.knn.is_none() {
         let b = Mat::<f64>::from_fn(n, n, |i, j| rows[i][j].1 * data.weights[i].sqrt());
         let mut pi = Mat::<f64>::zeros(n, n);
-        faer::linalg::matmul::matmul(pi.as_mut(), faer::Accum::Replace, b.transpose(), b.as_ref(), 1.0, Par::Seq);
+        faer::linalg::matmul::matmul(
+            pi.as_mut(),
+            faer::Accum::Replace,
+            b.transpose(),
+            b.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         // Symmetrise exactly: the product is symmetric up to rounding.
         let mut dense = vec![0.0; n * n];
         for j in 0..n {
@@ -230,7 +301,7 @@ pub fn positive_pairs(kernel: &AugmentationKernel, data: &Dataset, file: &str) -
                 }
             }
         }
-        triplets.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        triplets.sort_unstable_by_key(|t| (t.0, t.1));
         let mut merged: Vec<(usize, usize, f64)> = Vec::with_capacity(triplets.len());
         for (j, k, v) in triplets {
             match merged.last_mut() {
@@ -249,7 +320,14 @@ pub fn positive_pairs(kernel: &AugmentationKernel, data: &Dataset, file: &str) -
         let values = merged.iter().map(|e| e.2).collect();
         PositivePairs::from_csr(n, row_start, columns, values)
     };
-    pairs.map_err(|e| Error::input(file, "augmentation", format!("invalid positive-pair matrix: {e}"), "check the augmentation scale; a scale far below the point spacing isolates every node"))
+    pairs.map_err(|e| {
+        Error::input(
+            file,
+            "augmentation",
+            format!("invalid positive-pair matrix: {e}"),
+            "check the augmentation scale; a scale far below the point spacing isolates every node",
+        )
+    })
 }
 
 /// The symmetric form S = diag(w)^-1/2 pi diag(w)^-1/2, applied through pi.
@@ -263,7 +341,11 @@ impl SymmetricForm<'_> {
     fn apply_vec(&self, x: &[f64], y: &mut [f64]) {
         for (j, yj) in y.iter_mut().enumerate() {
             let (cols, vals) = self.pairs.row(j);
-            let sum: f64 = cols.iter().zip(vals).map(|(&k, &v)| v * self.inv_sqrt_w[k] * x[k]).sum();
+            let sum: f64 = cols
+                .iter()
+                .zip(vals)
+                .map(|(&k, &v)| v * self.inv_sqrt_w[k] * x[k])
+                .sum();
             *yj = self.inv_sqrt_w[j] * sum;
         }
     }
@@ -280,10 +362,15 @@ pub fn top_eigenpairs(pairs: &PositivePairs, count: usize) -> Result<(Vec<f64>, 
     let n = pairs.n();
     let count = count.min(n);
     let w = pairs.view_weights();
-    let form = SymmetricForm { pairs, inv_sqrt_w: w.iter().map(|v| 1.0 / v.sqrt()).collect() };
+    let form = SymmetricForm {
+        pairs,
+        inv_sqrt_w: w.iter().map(|v| 1.0 / v.sqrt()).collect(),
+    };
 
     if n > DENSE_LIMIT {
-        return Err(Error::Numerical(format!("N = {n} exceeds the dense eigensolver limit {DENSE_LIMIT}")));
+        return Err(Error::Numerical(format!(
+            "N = {n} exceeds the dense eigensolver limit {DENSE_LIMIT}"
+        )));
     }
     // NOTE: a full dense decomposition, O(N^3); a partial Krylov solver for
     // large sparse operators would replace this call. faer 0.24's
@@ -296,9 +383,11 @@ pub fn top_eigenpairs(pairs: &PositivePairs, count: usize) -> Result<(Vec<f64>, 
             s[(j, k)] = v * form.inv_sqrt_w[j] * form.inv_sqrt_w[k];
         }
     }
-    let evd = s
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| Error::Numerical(format!("eigendecomposition of the augmentation operator failed: {e:?}")))?;
+    let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        Error::Numerical(format!(
+            "eigendecomposition of the augmentation operator failed: {e:?}"
+        ))
+    })?;
     let u = evd.U();
     let lambda = evd.S().column_vector();
     let (values, vectors): (Vec<f64>, Vec<Vec<f64>>) = (0..count)
@@ -310,24 +399,37 @@ pub fn top_eigenpairs(pairs: &PositivePairs, count: usize) -> Result<(Vec<f64>, 
 
     let mut phis = Vec::with_capacity(count);
     let mut su = vec![0.0; n];
-    for (lambda, mut u) in values.iter().copied().zip(vectors) {
+    for (lambda, u) in values.iter().copied().zip(vectors) {
         form.apply_vec(&u, &mut su);
-        let residual = su.iter().zip(&u).map(|(a, b)| (a - lambda * b).powi(2)).sum::<f64>().sqrt();
+        let residual = su
+            .iter()
+            .zip(&u)
+            .map(|(a, b)| (a - lambda * b).powi(2))
+            .sum::<f64>()
+            .sqrt();
         if !(residual < EIGEN_TOLERANCE) {
-            return Err(Error::Numerical(format!("eigenpair residual {residual:e} for lambda = {lambda} exceeds {EIGEN_TOLERANCE:e}")));
+            return Err(Error::Numerical(format!(
+                "eigenpair residual {residual:e} for lambda = {lambda} exceeds {EIGEN_TOLERANCE:e}"
+            )));
         }
-        let largest = u.iter().copied().fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+        let mut phi: Vec<f64> = u.iter().zip(&form.inv_sqrt_w).map(|(a, b)| a * b).collect();
+        let largest = phi
+            .iter()
+            .copied()
+            .fold(0.0f64, |m, v| if v.abs() > m.abs() { v } else { m });
         if largest < 0.0 {
-            u.iter_mut().for_each(|v| *v = -*v);
+            phi.iter_mut().for_each(|v| *v = -*v);
         }
-        phis.push(u.iter().zip(&form.inv_sqrt_w).map(|(a, b)| a * b).collect::<Vec<f64>>());
+        phis.push(phi);
     }
     for a in 0..phis.len() {
         for b in 0..=a {
             let inner: f64 = (0..n).map(|i| w[i] * phis[a][i] * phis[b][i]).sum();
             let expected = if a == b { 1.0 } else { 0.0 };
             if (inner - expected).abs() > EIGEN_TOLERANCE {
-                return Err(Error::Numerical(format!("eigenfunctions {a} and {b} have w-inner product {inner}, expected {expected}")));
+                return Err(Error::Numerical(format!(
+                    "eigenfunctions {a} and {b} have w-inner product {inner}, expected {expected}"
+                )));
             }
         }
     }
@@ -355,11 +457,21 @@ mod tests {
         let mut weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        Dataset { x, dim: 2, weights, labels: Some(labels), class_names: vec!["a".into(), "b".into(), "c".into()] }
+        Dataset {
+            x,
+            dim: 2,
+            weights,
+            labels: Some(labels),
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+        }
     }
 
     fn kernel(scale: f64, knn: Option<usize>) -> AugmentationKernel {
-        AugmentationKernel { scale, shift: None, knn }
+        AugmentationKernel {
+            scale,
+            shift: None,
+            knn,
+        }
     }
 
     #[test]
@@ -393,8 +505,16 @@ mod tests {
             assert!((v / pairs.view_weights()[j] - 1.0).abs() < 1e-12);
         }
         let (values, _) = top_eigenpairs(&pairs, n).unwrap();
-        assert!((values[0] - 1.0).abs() < 1e-10, "top eigenvalue {}", values[0]);
-        assert!(values.iter().all(|v| *v > -1e-12), "smallest {}", values[n - 1]);
+        assert!(
+            (values[0] - 1.0).abs() < 1e-10,
+            "top eigenvalue {}",
+            values[0]
+        );
+        assert!(
+            values.iter().all(|v| *v > -1e-12),
+            "smallest {}",
+            values[n - 1]
+        );
         assert!(values.windows(2).all(|p| p[0] >= p[1]));
     }
 
@@ -406,9 +526,14 @@ mod tests {
         let w = pairs.view_weights();
         for a in 0..6 {
             for b in 0..6 {
-                let inner: f64 = (0..data.len()).map(|i| w[i] * phis[a][i] * phis[b][i]).sum();
+                let inner: f64 = (0..data.len())
+                    .map(|i| w[i] * phis[a][i] * phis[b][i])
+                    .sum();
                 let expected = if a == b { 1.0 } else { 0.0 };
-                assert!((inner - expected).abs() < 1e-10, "<phi_{a}, phi_{b}>_w = {inner}");
+                assert!(
+                    (inner - expected).abs() < 1e-10,
+                    "<phi_{a}, phi_{b}>_w = {inner}"
+                );
             }
             // P phi = lambda phi, with P = diag(w)^-1 pi.
             let mut p_phi = vec![0.0; data.len()];
@@ -435,7 +560,11 @@ mod tests {
 
     #[test]
     fn shifted_kernel_ignores_shift_direction() {
-        let k = AugmentationKernel { scale: 0.1, shift: Some((vec![1.0 / 2f64.sqrt(); 2], 1.0)), knn: None };
+        let k = AugmentationKernel {
+            scale: 0.1,
+            shift: Some((vec![1.0 / 2f64.sqrt(); 2], 1.0)),
+            knn: None,
+        };
         let along = k.mahalanobis2(&[0.0, 0.0], &[1.0, 1.0]);
         let across = k.mahalanobis2(&[0.0, 0.0], &[1.0, -1.0]);
         // Variance along u is s^2 + s_u^2 = 1.01, across it s^2 = 0.01.

@@ -51,7 +51,9 @@ impl Dataset {
     /// (weighted by mu); constant coordinates are only centred.
     pub fn standardize(&mut self) {
         for c in 0..self.dim {
-            let mean: f64 = (0..self.len()).map(|i| self.weights[i] * self.x[i * self.dim + c]).sum();
+            let mean: f64 = (0..self.len())
+                .map(|i| self.weights[i] * self.x[i * self.dim + c])
+                .sum();
             let var: f64 = (0..self.len())
                 .map(|i| self.weights[i] * (self.x[i * self.dim + c] - mean).powi(2))
                 .sum();
@@ -68,28 +70,113 @@ impl Dataset {
 pub fn load(scenario: &Scenario) -> Result<Dataset> {
     let seed = |own: &Option<u64>| own.unwrap_or(scenario.seed);
     let (mut data, standardize) = match &scenario.data {
-        DataSpec::Disks { centers, radius, points_per_class, seed: s, quadrature, standardize } => {
+        DataSpec::Disks {
+            centers,
+            radius,
+            points_per_class,
+            labels,
+            seed: s,
+            quadrature,
+            standardize,
+        } => {
             let shape = |p: &[f64], c: &[f64]| dist2(p, c) <= radius * radius;
-            let boxes: Vec<(Vec<f64>, Vec<f64>)> = centers.iter().map(|c| (c.clone(), vec![*radius; c.len()])).collect();
-            (generate_in_shapes(&boxes, *points_per_class, seed(s), *quadrature, &|class, p| shape(p, &centers[class]), scenario)?, *standardize)
+            let boxes: Vec<(Vec<f64>, Vec<f64>)> = centers
+                .iter()
+                .map(|c| (c.clone(), vec![*radius; c.len()]))
+                .collect();
+            let mut data = generate_in_shapes(
+                &boxes,
+                *points_per_class,
+                seed(s),
+                *quadrature,
+                &|class, p| shape(p, &centers[class]),
+                scenario,
+            )?;
+            if let (Some(classes), Some(node_labels)) = (labels, data.labels.as_mut()) {
+                node_labels.iter_mut().for_each(|l| *l = classes[*l]);
+                let count = classes.iter().max().map_or(0, |m| m + 1);
+                data.class_names = (0..count).map(|c| c.to_string()).collect();
+            }
+            (data, *standardize)
         }
-        DataSpec::Annuli { radii, width, points_per_class, seed: s, quadrature, standardize } => {
-            let boxes: Vec<(Vec<f64>, Vec<f64>)> = radii.iter().map(|r| (vec![0.0, 0.0], vec![r + width / 2.0; 2])).collect();
+        DataSpec::Annuli {
+            radii,
+            width,
+            points_per_class,
+            seed: s,
+            quadrature,
+            standardize,
+        } => {
+            let boxes: Vec<(Vec<f64>, Vec<f64>)> = radii
+                .iter()
+                .map(|r| (vec![0.0, 0.0], vec![r + width / 2.0; 2]))
+                .collect();
             let inside = |class: usize, p: &[f64]| {
                 let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
                 (r - radii[class]).abs() <= width / 2.0
             };
-            (generate_in_shapes(&boxes, *points_per_class, seed(s), *quadrature, &inside, scenario)?, *standardize)
+            (
+                generate_in_shapes(
+                    &boxes,
+                    *points_per_class,
+                    seed(s),
+                    *quadrature,
+                    &inside,
+                    scenario,
+                )?,
+                *standardize,
+            )
         }
-        DataSpec::Rectangles { centers, half_widths, points_per_class, seed: s, quadrature, standardize } => {
-            let boxes: Vec<(Vec<f64>, Vec<f64>)> = centers.iter().cloned().zip(half_widths.iter().cloned()).collect();
-            (generate_in_shapes(&boxes, *points_per_class, seed(s), *quadrature, &|_, _| true, scenario)?, *standardize)
+        DataSpec::Rectangles {
+            centers,
+            half_widths,
+            points_per_class,
+            seed: s,
+            quadrature,
+            standardize,
+        } => {
+            let boxes: Vec<(Vec<f64>, Vec<f64>)> = centers
+                .iter()
+                .cloned()
+                .zip(half_widths.iter().cloned())
+                .collect();
+            (
+                generate_in_shapes(
+                    &boxes,
+                    *points_per_class,
+                    seed(s),
+                    *quadrature,
+                    &|_, _| true,
+                    scenario,
+                )?,
+                *standardize,
+            )
         }
-        DataSpec::Moons { points_per_class, noise, seed: s, standardize } => (moons(*points_per_class, *noise, seed(s)), *standardize),
-        DataSpec::GaussianMixture { means, std, points_per_class, seed: s, standardize } => {
-            (gaussian_mixture(means, *std, *points_per_class, seed(s)), *standardize)
-        }
-        DataSpec::File { path, label_column, header, classes, subsample, seed: s, standardize } => {
+        DataSpec::Moons {
+            points_per_class,
+            noise,
+            seed: s,
+            standardize,
+        } => (moons(*points_per_class, *noise, seed(s)), *standardize),
+        DataSpec::GaussianMixture {
+            means,
+            std,
+            points_per_class,
+            seed: s,
+            standardize,
+        } => (
+            gaussian_mixture(means, *std, *points_per_class, seed(s)),
+            *standardize,
+        ),
+        DataSpec::File {
+            path,
+            label_column,
+            header,
+            classes,
+            subsample,
+            seed: s,
+            standardize,
+        } => {
             let resolved = scenario.resolve_path(path);
             let options = CsvOptions {
                 label_column: *label_column,
@@ -143,7 +230,10 @@ fn generate_in_shapes(
             // land in the shape; the exact count follows from the shape.
             let volume: f64 = half.iter().map(|h| 2.0 * h).product();
             let spacing = (volume / per_class as f64).powf(1.0 / dim as f64);
-            let counts: Vec<usize> = half.iter().map(|h| ((2.0 * h / spacing).ceil() as usize).max(1)).collect();
+            let counts: Vec<usize> = half
+                .iter()
+                .map(|h| ((2.0 * h / spacing).ceil() as usize).max(1))
+                .collect();
             let mut class_nodes = Vec::new();
             let total: usize = counts.iter().product();
             for flat in 0..total {
@@ -171,7 +261,9 @@ fn generate_in_shapes(
         for (class, (center, half)) in boxes.iter().enumerate() {
             let mut accepted = 0;
             while accepted < per_class {
-                let p: Vec<f64> = (0..dim).map(|c| center[c] + half[c] * rng.random_range(-1.0..1.0)).collect();
+                let p: Vec<f64> = (0..dim)
+                    .map(|c| center[c] + half[c] * rng.random_range(-1.0..1.0))
+                    .collect();
                 if inside(class, &p) {
                     x.extend(p);
                     labels.push(class);
@@ -198,7 +290,7 @@ fn normalise(weights: &mut [f64]) {
 }
 
 /// Two interleaving half circles: class 0 on the upper unit half circle, class
-/// 1 on the lower one shifted by (1, -0.5), each point with N(0, noise^2) noise.
+/// 1 on the lower half circle centred at (1, 0.5), each point with N(0, noise^2) noise.
 fn moons(per_class: usize, noise: f64, seed: u64) -> Dataset {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut x = Vec::with_capacity(4 * per_class);
@@ -206,7 +298,11 @@ fn moons(per_class: usize, noise: f64, seed: u64) -> Dataset {
     for class in 0..2 {
         for i in 0..per_class {
             let t = std::f64::consts::PI * i as f64 / (per_class.max(2) - 1) as f64;
-            let (px, py) = if class == 0 { (t.cos(), t.sin()) } else { (1.0 - t.cos(), 0.5 - t.sin()) };
+            let (px, py) = if class == 0 {
+                (t.cos(), t.sin())
+            } else {
+                (1.0 - t.cos(), 0.5 - t.sin())
+            };
             let nx: f64 = StandardNormal.sample(&mut rng);
             let ny: f64 = StandardNormal.sample(&mut rng);
             x.push(px + noise * nx);
@@ -215,7 +311,13 @@ fn moons(per_class: usize, noise: f64, seed: u64) -> Dataset {
         }
     }
     let n = labels.len();
-    Dataset { x, dim: 2, weights: vec![1.0 / n as f64; n], labels: Some(labels), class_names: vec!["0".into(), "1".into()] }
+    Dataset {
+        x,
+        dim: 2,
+        weights: vec![1.0 / n as f64; n],
+        labels: Some(labels),
+        class_names: vec!["0".into(), "1".into()],
+    }
 }
 
 fn gaussian_mixture(means: &[Vec<f64>], std: f64, per_class: usize, seed: u64) -> Dataset {
@@ -258,7 +360,12 @@ pub struct CsvOptions {
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     let file_name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| {
-        Error::input(&file_name, "data.path", format!("cannot open the data file: {e}"), "check the path; it is relative to the scenario file's folder")
+        Error::input(
+            &file_name,
+            "data.path",
+            format!("cannot open the data file: {e}"),
+            "check the path; it is relative to the scenario file's folder",
+        )
     })?;
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::GzDecoder::new(file))
@@ -272,7 +379,12 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     for (line_index, line) in BufReader::new(reader).lines().enumerate() {
         let line_number = line_index + 1;
         let line = line.map_err(|e| {
-            Error::input(&file_name, "data.path", format!("read failed at line {line_number}: {e}"), "check that the file is plain or gzip-compressed CSV")
+            Error::input(
+                &file_name,
+                "data.path",
+                format!("read failed at line {line_number}: {e}"),
+                "check that the file is plain or gzip-compressed CSV",
+            )
         })?;
         if (options.header && line_index == 0) || line.trim().is_empty() {
             continue;
@@ -282,12 +394,25 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
             return Err(Error::input(
                 &file_name,
                 "data.label_column",
-                format!("column {} does not exist: line {line_number} has {} columns", options.label_column, fields.len()),
+                format!(
+                    "column {} does not exist: line {line_number} has {} columns",
+                    options.label_column,
+                    fields.len()
+                ),
                 "columns are numbered from 1; set label_column to an existing column or 0 for no labels",
             ));
         }
         if *width.get_or_insert(fields.len()) != fields.len() {
-            return Err(Error::input(&file_name, "data.path", format!("line {line_number} has {} columns, earlier lines {}", fields.len(), width.unwrap_or(0)), "every row needs the same number of columns"));
+            return Err(Error::input(
+                &file_name,
+                "data.path",
+                format!(
+                    "line {line_number} has {} columns, earlier lines {}",
+                    fields.len(),
+                    width.unwrap_or(0)
+                ),
+                "every row needs the same number of columns",
+            ));
         }
         let mut row = Vec::with_capacity(fields.len());
         let mut label = 0;
@@ -296,13 +421,25 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
                 Error::input(
                     &file_name,
                     "data.path",
-                    format!("line {line_number}, column {}: {field:?} is not a number", column + 1),
-                    if line_index == 0 { "set header = true if the first line holds column names" } else { "all fields must be numeric" },
+                    format!(
+                        "line {line_number}, column {}: {field:?} is not a number",
+                        column + 1
+                    ),
+                    if line_index == 0 {
+                        "set header = true if the first line holds column names"
+                    } else {
+                        "all fields must be numeric"
+                    },
                 )
             })?;
             if column + 1 == options.label_column {
                 if value.fract() != 0.0 {
-                    return Err(Error::input(&file_name, "data.label_column", format!("line {line_number}: label {value} is not an integer"), "point label_column at the column of integer class labels"));
+                    return Err(Error::input(
+                        &file_name,
+                        "data.label_column",
+                        format!("line {line_number}: label {value} is not an integer"),
+                        "point label_column at the column of integer class labels",
+                    ));
                 }
                 label = value as i64;
             } else {
@@ -321,9 +458,17 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     if rows.is_empty() || rows[0].is_empty() {
         return Err(Error::input(
             &file_name,
-            if options.classes.is_some() { "data.classes" } else { "data.path" },
+            if options.classes.is_some() {
+                "data.classes"
+            } else {
+                "data.path"
+            },
             "no data points selected".to_string(),
-            if options.classes.is_some() { "the class filter matches no label in the label column; check the labels present in the file" } else { "the file holds no numeric rows" },
+            if options.classes.is_some() {
+                "the class filter matches no label in the label column; check the labels present in the file"
+            } else {
+                "the file holds no numeric rows"
+            },
         ));
     }
 
@@ -345,10 +490,22 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
         let mut distinct: Vec<i64> = raw_labels.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        let labels = raw_labels.iter().map(|l| distinct.binary_search(l).unwrap_or(0)).collect();
-        (Some(labels), distinct.iter().map(|l| l.to_string()).collect())
+        let labels = raw_labels
+            .iter()
+            .map(|l| distinct.binary_search(l).unwrap_or(0))
+            .collect();
+        (
+            Some(labels),
+            distinct.iter().map(|l| l.to_string()).collect(),
+        )
     };
-    Ok(Dataset { x: rows.into_iter().flatten().collect(), dim, weights: vec![1.0 / n as f64; n], labels, class_names })
+    Ok(Dataset {
+        x: rows.into_iter().flatten().collect(),
+        dim,
+        weights: vec![1.0 / n as f64; n],
+        labels,
+        class_names,
+    })
 }
 
 #[cfg(test)]
@@ -365,7 +522,12 @@ mod tests {
     #[test]
     fn csv_label_column_and_filter() {
         let file = write_temp("a,b,label\n1,2,0\n3,4,1\n5,6,2\n7,8,1\n");
-        let options = CsvOptions { label_column: 3, header: true, classes: Some(vec![1, 2]), ..Default::default() };
+        let options = CsvOptions {
+            label_column: 3,
+            header: true,
+            classes: Some(vec![1, 2]),
+            ..Default::default()
+        };
         let data = read_csv(file.path(), &options).unwrap();
         assert_eq!(data.len(), 3);
         assert_eq!(data.dim, 2);
@@ -377,7 +539,10 @@ mod tests {
     #[test]
     fn csv_missing_label_column_names_key() {
         let file = write_temp("1,2\n3,4\n");
-        let options = CsvOptions { label_column: 5, ..Default::default() };
+        let options = CsvOptions {
+            label_column: 5,
+            ..Default::default()
+        };
         let message = read_csv(file.path(), &options).unwrap_err().to_string();
         assert!(message.contains("data.label_column"), "{message}");
     }
@@ -385,7 +550,11 @@ mod tests {
     #[test]
     fn csv_empty_filter_names_key() {
         let file = write_temp("1,2,0\n3,4,1\n");
-        let options = CsvOptions { label_column: 3, classes: Some(vec![7]), ..Default::default() };
+        let options = CsvOptions {
+            label_column: 3,
+            classes: Some(vec![7]),
+            ..Default::default()
+        };
         let message = read_csv(file.path(), &options).unwrap_err().to_string();
         assert!(message.contains("data.classes"), "{message}");
     }
@@ -393,7 +562,11 @@ mod tests {
     #[test]
     fn digits_gzip_reads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/data/digits.csv.gz");
-        let options = CsvOptions { label_column: 65, classes: Some(vec![0, 1]), ..Default::default() };
+        let options = CsvOptions {
+            label_column: 65,
+            classes: Some(vec![0, 1]),
+            ..Default::default()
+        };
         let data = read_csv(&path, &options).unwrap();
         assert_eq!(data.dim, 64);
         assert_eq!(data.class_count(), 2);
@@ -410,10 +583,22 @@ mod tests {
         let data = load(&scenario).unwrap();
         let total: f64 = data.weights.iter().sum();
         assert!((total - 1.0).abs() < 1e-12);
-        let class0: f64 = data.weights.iter().zip(data.labels.as_ref().unwrap()).filter(|(_, l)| **l == 0).map(|(w, _)| w).sum();
+        let class0: f64 = data
+            .weights
+            .iter()
+            .zip(data.labels.as_ref().unwrap())
+            .filter(|(_, l)| **l == 0)
+            .map(|(w, _)| w)
+            .sum();
         assert!((class0 - 0.5).abs() < 1e-12);
         // The nodes of a disk of radius 1 fill about pi/4 of its bounding box.
-        let count = data.labels.as_ref().unwrap().iter().filter(|l| **l == 0).count();
+        let count = data
+            .labels
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|l| **l == 0)
+            .count();
         assert!((250..=400).contains(&count), "{count}");
     }
 

@@ -52,7 +52,11 @@ pub enum Error {
 
 /// "key: " for a named key; nothing when the error concerns the whole file ("-").
 fn key_prefix(key: &str) -> String {
-    if key.is_empty() || key == "-" { String::new() } else { format!("{key}: ") }
+    if key.is_empty() || key == "-" {
+        String::new()
+    } else {
+        format!("{key}: ")
+    }
 }
 
 impl Error {

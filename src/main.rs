@@ -16,7 +16,10 @@ fn main() -> ExitCode {
         1 => log::LevelFilter::Info,
         _ => log::LevelFilter::Debug,
     };
-    env_logger::Builder::new().filter_level(level).format_timestamp(None).init();
+    env_logger::Builder::new()
+        .filter_level(level)
+        .format_timestamp(None)
+        .init();
 
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,7 +37,11 @@ fn load(args: &ScenarioArgs) -> Result<clflow::scenario::Scenario, Error> {
 fn execute(command: Command) -> Result<(), Error> {
     let progress = std::io::stderr().is_terminal();
     match command {
-        Command::Run { scenario, out, solver } => {
+        Command::Run {
+            scenario,
+            out,
+            solver,
+        } => {
             let scenario = load(&scenario)?;
             let out = out.unwrap_or_else(|| commands::default_out_dir(&scenario));
             let solver = solver.map(|s| match s {
@@ -45,12 +52,21 @@ fn execute(command: Command) -> Result<(), Error> {
             println!("{}", summary.table());
             println!("results in {}: run.h5, summary.json, *.png", out.display());
         }
-        Command::Compare { scenario, out, no_refinement } => {
+        Command::Compare {
+            scenario,
+            out,
+            no_refinement,
+        } => {
             let scenario = load(&scenario)?;
-            let out = out.unwrap_or_else(|| std::path::Path::new("output").join(format!("{}-compare", scenario.display_name())));
+            let out = out.unwrap_or_else(|| {
+                std::path::Path::new("output").join(format!("{}-compare", scenario.display_name()))
+            });
             let summary = clflow::compare::compare(scenario, &out, !no_refinement, progress)?;
             println!("{}", summary.table());
-            println!("results in {}: compare.h5, summary.json, *.png", out.display());
+            println!(
+                "results in {}: compare.h5, summary.json, *.png",
+                out.display()
+            );
         }
         Command::Spectrum { scenario } => {
             println!("{}", commands::spectrum(load(&scenario)?)?);

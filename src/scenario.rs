@@ -53,6 +53,10 @@ pub enum DataSpec {
         centers: Vec<Vec<f64>>,
         radius: f64,
         points_per_class: usize,
+        /// Class label of each disk (default: one class per disk), so that
+        /// disks the augmentation joins can share a label.
+        #[serde(default)]
+        labels: Option<Vec<usize>>,
         #[serde(default)]
         seed: Option<u64>,
         #[serde(default)]
@@ -326,7 +330,7 @@ pub struct GridSpec {
     #[serde(default = "default_cells")]
     pub cells: usize,
     /// Interval [lo, hi] for latent R^1. Default: from the initial fibers
-    /// with a margin (see docs/grid.md).
+    /// with a margin (see docs/model.md).
     pub range: Option<[f64; 2]>,
     /// Standard deviation of the initial fibers. Default 0.05.
     #[serde(default = "default_fiber_sigma")]
@@ -513,20 +517,40 @@ impl Scenario {
             ));
         }
         if let Some(s) = aug.scale {
-            self.positive("augmentation.scale", s, "set a positive scale in data units, for example 0.3")?;
+            self.positive(
+                "augmentation.scale",
+                s,
+                "set a positive scale in data units, for example 0.3",
+            )?;
         }
         if let Some(s) = aug.relative_scale {
-            self.positive("augmentation.relative_scale", s, "set a positive multiple, for example 0.8")?;
+            self.positive(
+                "augmentation.relative_scale",
+                s,
+                "set a positive multiple, for example 0.8",
+            )?;
         }
         if aug.scale_neighbour == Some(0) {
-            return Err(self.err("augmentation.scale_neighbour", "must be at least 1, found 0".into(), "use 10"));
+            return Err(self.err(
+                "augmentation.scale_neighbour",
+                "must be at least 1, found 0".into(),
+                "use 10",
+            ));
         }
         match (&aug.direction, aug.direction_scale) {
             (Some(u), Some(su)) => {
                 if u.iter().map(|a| a * a).sum::<f64>() == 0.0 || u.iter().any(|a| !a.is_finite()) {
-                    return Err(self.err("augmentation.direction", format!("invalid direction {u:?}"), "give a non-zero vector, for example [1.0, 1.0]"));
+                    return Err(self.err(
+                        "augmentation.direction",
+                        format!("invalid direction {u:?}"),
+                        "give a non-zero vector, for example [1.0, 1.0]",
+                    ));
                 }
-                self.positive("augmentation.direction_scale", su, "set the scale of the shift along the direction, for example 1.0")?;
+                self.positive(
+                    "augmentation.direction_scale",
+                    su,
+                    "set the scale of the shift along the direction, for example 1.0",
+                )?;
             }
             (None, None) => {}
             _ => {
@@ -538,13 +562,21 @@ impl Scenario {
             }
         }
         if aug.knn == Some(0) {
-            return Err(self.err("augmentation.knn", "must be at least 1, found 0".into(), "remove the key for a dense kernel, or use for example 30"));
+            return Err(self.err(
+                "augmentation.knn",
+                "must be at least 1, found 0".into(),
+                "remove the key for a dense kernel, or use for example 30",
+            ));
         }
 
         match self.latent.space.as_str() {
             "euclidean" | "sphere" => {}
             other => {
-                return Err(self.err("latent.space", format!("unknown space {other:?}"), "use \"euclidean\" or \"sphere\""));
+                return Err(self.err(
+                    "latent.space",
+                    format!("unknown space {other:?}"),
+                    "use \"euclidean\" or \"sphere\"",
+                ));
             }
         }
         let sphere = self.latent.space == "sphere";
@@ -552,25 +584,49 @@ impl Scenario {
             return Err(self.err(
                 "latent.dim",
                 format!("invalid latent dimension {}", self.latent.dim),
-                if sphere { "the sphere needs dim 2 (circle) or 3" } else { "use 1, 2 or 3" },
+                if sphere {
+                    "the sphere needs dim 2 (circle) or 3"
+                } else {
+                    "use 1, 2 or 3"
+                },
             ));
         }
-        self.positive("loss.tau", self.loss.tau, "the temperature must be positive, for example 0.1")?;
+        self.positive(
+            "loss.tau",
+            self.loss.tau,
+            "the temperature must be positive, for example 0.1",
+        )?;
 
         match self.init.kind.as_str() {
             "normal" | "fourier" => {}
             "file" => {
                 if self.init.path.is_none() {
-                    return Err(self.err("init.path", "missing for kind = \"file\"".into(), "set path to a CSV file with one row of features per data point"));
+                    return Err(self.err(
+                        "init.path",
+                        "missing for kind = \"file\"".into(),
+                        "set path to a CSV file with one row of features per data point",
+                    ));
                 }
             }
             other => {
-                return Err(self.err("init.kind", format!("unknown kind {other:?}"), "use \"normal\", \"fourier\" or \"file\""));
+                return Err(self.err(
+                    "init.kind",
+                    format!("unknown kind {other:?}"),
+                    "use \"normal\", \"fourier\" or \"file\"",
+                ));
             }
         }
-        self.positive("init.sigma0", self.init.sigma0, "use a small size such as 0.02")?;
+        self.positive(
+            "init.sigma0",
+            self.init.sigma0,
+            "use a small size such as 0.02",
+        )?;
         if self.init.fourier_features == 0 {
-            return Err(self.err("init.fourier_features", "must be at least 1".into(), "use 64"));
+            return Err(self.err(
+                "init.fourier_features",
+                "must be at least 1".into(),
+                "use 64",
+            ));
         }
         if let Some(l) = self.init.fourier_length {
             self.positive("init.fourier_length", l, "set a length in data units")?;
@@ -580,74 +636,140 @@ impl Scenario {
         match solver.method.as_str() {
             "particles" | "grid" => {}
             other => {
-                return Err(self.err("solver.method", format!("unknown method {other:?}"), "use \"particles\" or \"grid\""));
+                return Err(self.err(
+                    "solver.method",
+                    format!("unknown method {other:?}"),
+                    "use \"particles\" or \"grid\"",
+                ));
             }
         }
         match solver.integrator.as_str() {
             "euler" | "heun" | "rk4" => {}
             other => {
-                return Err(self.err("solver.integrator", format!("unknown integrator {other:?}"), "use \"euler\", \"heun\" or \"rk4\""));
+                return Err(self.err(
+                    "solver.integrator",
+                    format!("unknown integrator {other:?}"),
+                    "use \"euler\", \"heun\" or \"rk4\"",
+                ));
             }
         }
         if solver.diffusion > 0.0 && solver.integrator != "euler" && solver.method == "particles" {
             return Err(self.err(
                 "solver.integrator",
-                format!("diffusion = {} needs the Euler-Maruyama integrator, found {:?}", solver.diffusion, solver.integrator),
+                format!(
+                    "diffusion = {} needs the Euler-Maruyama integrator, found {:?}",
+                    solver.diffusion, solver.integrator
+                ),
                 "set integrator = \"euler\" or diffusion = 0",
             ));
         }
         if !(solver.diffusion.is_finite() && solver.diffusion >= 0.0) {
-            return Err(self.err("solver.diffusion", format!("must be non-negative, found {}", solver.diffusion), "use 0 for no noise"));
+            return Err(self.err(
+                "solver.diffusion",
+                format!("must be non-negative, found {}", solver.diffusion),
+                "use 0 for no noise",
+            ));
         }
-        self.positive("solver.max_displacement", solver.max_displacement, "use 0.05")?;
+        self.positive(
+            "solver.max_displacement",
+            solver.max_displacement,
+            "use 0.05",
+        )?;
         self.positive("solver.max_step", solver.max_step, "use 0.05")?;
-        self.positive("solver.end_time", solver.end_time, "set the model time to simulate, for example 3.0")?;
+        self.positive(
+            "solver.end_time",
+            solver.end_time,
+            "set the model time to simulate, for example 3.0",
+        )?;
         if let Some(v) = solver.snapshot_interval {
             self.positive("solver.snapshot_interval", v, "for example end_time / 50")?;
         }
         if let Some(v) = solver.diagnostics_interval {
-            self.positive("solver.diagnostics_interval", v, "for example end_time / 200")?;
+            self.positive(
+                "solver.diagnostics_interval",
+                v,
+                "for example end_time / 200",
+            )?;
         }
         if solver.particles_per_node == 0 {
-            return Err(self.err("solver.particles_per_node", "must be at least 1".into(), "use 1 for the discrete dynamics"));
+            return Err(self.err(
+                "solver.particles_per_node",
+                "must be at least 1".into(),
+                "use 1 for the discrete dynamics",
+            ));
         }
         match solver.stop.as_str() {
             "end" | "alignment" | "separation" => {}
             other => {
-                return Err(self.err("solver.stop", format!("unknown stop rule {other:?}"), "use \"end\", \"alignment\" or \"separation\""));
+                return Err(self.err(
+                    "solver.stop",
+                    format!("unknown stop rule {other:?}"),
+                    "use \"end\", \"alignment\" or \"separation\"",
+                ));
             }
         }
         if !(solver.wall_time.is_finite() && solver.wall_time >= 0.0) {
-            return Err(self.err("solver.wall_time", format!("must be non-negative, found {}", solver.wall_time), "use 0 for no limit"));
+            return Err(self.err(
+                "solver.wall_time",
+                format!("must be non-negative, found {}", solver.wall_time),
+                "use 0 for no limit",
+            ));
         }
 
         if self.grid.cells < 8 {
-            return Err(self.err("grid.cells", format!("too few cells: {}", self.grid.cells), "use at least 64, for example 256"));
+            return Err(self.err(
+                "grid.cells",
+                format!("too few cells: {}", self.grid.cells),
+                "use at least 64, for example 256",
+            ));
         }
         if let Some([lo, hi]) = self.grid.range {
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(self.err("grid.range", format!("invalid interval [{lo}, {hi}]"), "give [lo, hi] with lo < hi"));
+                return Err(self.err(
+                    "grid.range",
+                    format!("invalid interval [{lo}, {hi}]"),
+                    "give [lo, hi] with lo < hi",
+                ));
             }
         }
-        self.positive("grid.fiber_sigma", self.grid.fiber_sigma, "use for example 0.05")?;
+        self.positive(
+            "grid.fiber_sigma",
+            self.grid.fiber_sigma,
+            "use for example 0.05",
+        )?;
         self.positive("grid.max_step", self.grid.max_step, "use for example 0.02")?;
         if solver.method == "grid" && !(self.latent.dim == 1 || (sphere && self.latent.dim == 2)) {
             return Err(self.err(
                 "solver.method",
-                format!("the grid scheme supports latent R^1 and the circle only, found {} dim {}", self.latent.space, self.latent.dim),
+                format!(
+                    "the grid scheme supports latent R^1 and the circle only, found {} dim {}",
+                    self.latent.space, self.latent.dim
+                ),
                 "use method = \"particles\", or latent dim = 1 (euclidean) or 2 (sphere)",
             ));
         }
 
         let diag = &self.diagnostics;
         if !(diag.alpha_star > 0.0 && diag.alpha_star < 1.0) {
-            return Err(self.err("diagnostics.alpha_star", format!("must lie in (0, 1), found {}", diag.alpha_star), "use 0.9"));
+            return Err(self.err(
+                "diagnostics.alpha_star",
+                format!("must lie in (0, 1), found {}", diag.alpha_star),
+                "use 0.9",
+            ));
         }
         if diag.k == Some(0) {
-            return Err(self.err("diagnostics.k", "must be at least 1".into(), "remove it to use the number of classes"));
+            return Err(self.err(
+                "diagnostics.k",
+                "must be at least 1".into(),
+                "remove it to use the number of classes",
+            ));
         }
         if diag.eigenpairs == Some(0) {
-            return Err(self.err("diagnostics.eigenpairs", "must be at least 1".into(), "remove it for the default"));
+            return Err(self.err(
+                "diagnostics.eigenpairs",
+                "must be at least 1".into(),
+                "remove it for the default",
+            ));
         }
         Ok(())
     }
@@ -655,58 +777,153 @@ impl Scenario {
     fn validate_data(&self) -> Result<()> {
         let check_ppc = |ppc: usize| -> Result<()> {
             if ppc == 0 {
-                Err(self.err("data.points_per_class", "must be at least 1".into(), "use for example 200"))
+                Err(self.err(
+                    "data.points_per_class",
+                    "must be at least 1".into(),
+                    "use for example 200",
+                ))
             } else {
                 Ok(())
             }
         };
         let check_centers = |key: &str, centers: &[Vec<f64>]| -> Result<usize> {
             let Some(first) = centers.first() else {
-                return Err(self.err(key, "empty list".into(), "give one point per class, for example [[-2.0, 0.0], [2.0, 0.0]]"));
+                return Err(self.err(
+                    key,
+                    "empty list".into(),
+                    "give one point per class, for example [[-2.0, 0.0], [2.0, 0.0]]",
+                ));
             };
             let d = first.len();
             if d == 0 || centers.iter().any(|c| c.len() != d) {
-                return Err(self.err(key, "points must all have the same, non-zero length".into(), "give every point with d coordinates"));
+                return Err(self.err(
+                    key,
+                    "points must all have the same, non-zero length".into(),
+                    "give every point with d coordinates",
+                ));
             }
             Ok(d)
         };
         match &self.data {
-            DataSpec::Disks { centers, radius, points_per_class, .. } => {
+            DataSpec::Disks {
+                centers,
+                radius,
+                points_per_class,
+                labels,
+                ..
+            } => {
                 check_centers("data.centers", centers)?;
-                self.positive("data.radius", *radius, "set the disk radius, for example 0.5")?;
+                if let Some(labels) = labels {
+                    let mut used: Vec<usize> = labels.clone();
+                    used.sort_unstable();
+                    used.dedup();
+                    if labels.len() != centers.len()
+                        || used.iter().enumerate().any(|(i, l)| i != *l)
+                    {
+                        return Err(self.err("data.labels", format!("invalid labels {labels:?} for {} disks", centers.len()), "give one label per disk, using every label 0..C-1, for example [0, 0, 1, 2]"));
+                    }
+                }
+                self.positive(
+                    "data.radius",
+                    *radius,
+                    "set the disk radius, for example 0.5",
+                )?;
                 check_ppc(*points_per_class)
             }
-            DataSpec::Annuli { radii, width, points_per_class, .. } => {
+            DataSpec::Annuli {
+                radii,
+                width,
+                points_per_class,
+                ..
+            } => {
                 if radii.is_empty() || radii.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
-                    return Err(self.err("data.radii", format!("invalid radii {radii:?}"), "give positive radii, for example [1.0, 2.0]"));
+                    return Err(self.err(
+                        "data.radii",
+                        format!("invalid radii {radii:?}"),
+                        "give positive radii, for example [1.0, 2.0]",
+                    ));
                 }
-                self.positive("data.width", *width, "set the annulus width, for example 0.3")?;
+                self.positive(
+                    "data.width",
+                    *width,
+                    "set the annulus width, for example 0.3",
+                )?;
                 check_ppc(*points_per_class)
             }
-            DataSpec::Moons { points_per_class, noise, .. } => {
+            DataSpec::Moons {
+                points_per_class,
+                noise,
+                ..
+            } => {
                 if !(noise.is_finite() && *noise >= 0.0) {
-                    return Err(self.err("data.noise", format!("must be non-negative, found {noise}"), "use 0.1"));
+                    return Err(self.err(
+                        "data.noise",
+                        format!("must be non-negative, found {noise}"),
+                        "use 0.1",
+                    ));
                 }
                 check_ppc(*points_per_class)
             }
-            DataSpec::GaussianMixture { means, std, points_per_class, .. } => {
+            DataSpec::GaussianMixture {
+                means,
+                std,
+                points_per_class,
+                ..
+            } => {
                 check_centers("data.means", means)?;
-                self.positive("data.std", *std, "set the cluster standard deviation, for example 0.3")?;
+                self.positive(
+                    "data.std",
+                    *std,
+                    "set the cluster standard deviation, for example 0.3",
+                )?;
                 check_ppc(*points_per_class)
             }
-            DataSpec::Rectangles { centers, half_widths, points_per_class, .. } => {
+            DataSpec::Rectangles {
+                centers,
+                half_widths,
+                points_per_class,
+                ..
+            } => {
                 let d = check_centers("data.centers", centers)?;
-                if half_widths.len() != centers.len() || half_widths.iter().any(|h| h.len() != d || h.iter().any(|v| !(*v > 0.0))) {
-                    return Err(self.err("data.half_widths", "need one list of d positive half-widths per centre".into(), "for example [[0.5, 0.2], [0.5, 0.2]]"));
+                if half_widths.len() != centers.len()
+                    || half_widths
+                        .iter()
+                        .any(|h| h.len() != d || h.iter().any(|v| !(*v > 0.0)))
+                {
+                    return Err(self.err(
+                        "data.half_widths",
+                        "need one list of d positive half-widths per centre".into(),
+                        "for example [[0.5, 0.2], [0.5, 0.2]]",
+                    ));
                 }
                 check_ppc(*points_per_class)
             }
-            DataSpec::File { subsample, classes, .. } => {
+            DataSpec::File {
+                subsample,
+                classes,
+                label_column,
+                ..
+            } => {
+                if classes.is_some() && *label_column == 0 {
+                    return Err(self.err(
+                        "data.classes",
+                        "a class filter needs labels, but label_column is 0".into(),
+                        "set label_column to the 1-based column of the labels, or remove classes",
+                    ));
+                }
                 if *subsample == Some(0) {
-                    return Err(self.err("data.subsample", "must be at least 1".into(), "remove it to keep every row"));
+                    return Err(self.err(
+                        "data.subsample",
+                        "must be at least 1".into(),
+                        "remove it to keep every row",
+                    ));
                 }
                 if classes.as_ref().is_some_and(|c| c.is_empty()) {
-                    return Err(self.err("data.classes", "empty class filter".into(), "list the labels to keep, for example [0, 1], or remove the key"));
+                    return Err(self.err(
+                        "data.classes",
+                        "empty class filter".into(),
+                        "list the labels to keep, for example [0, 1], or remove the key",
+                    ));
                 }
                 Ok(())
             }
@@ -733,7 +950,12 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let mut parts: Vec<&str> = key.split('.').collect();
     let last = parts.pop().filter(|s| !s.is_empty()).ok_or_else(|| {
-        Error::input("--set", key, "empty key".to_string(), "write for example --set loss.tau=0.2")
+        Error::input(
+            "--set",
+            key,
+            "empty key".to_string(),
+            "write for example --set loss.tau=0.2",
+        )
     })?;
     let mut current = table;
     for part in parts {
@@ -741,7 +963,12 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry.as_table_mut().ok_or_else(|| {
-            Error::input("--set", key, format!("{part} is not a section"), "use section.key=value")
+            Error::input(
+                "--set",
+                key,
+                format!("{part} is not a section"),
+                "use section.key=value",
+            )
         })?;
     }
     current.insert(last.to_string(), value);

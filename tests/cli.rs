@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn clflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clflow")).args(args).env("RUST_BACKTRACE", "0").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_clflow"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
 }
 
 fn stderr(output: &Output) -> String {
@@ -27,17 +31,29 @@ fn run_scenario(dir: &Path, text: &str, extra: &[&str]) -> Output {
     let path = dir.join("case.toml");
     std::fs::write(&path, text).unwrap();
     let out = dir.join("out");
-    let mut args = vec!["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     clflow(&args)
 }
 
 fn assert_usage_error(output: &Output, needles: &[&str]) {
     let message = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "exit code, stderr: {message}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit code, stderr: {message}"
+    );
     assert!(!message.contains("panicked"), "panic: {message}");
     for needle in needles {
-        assert!(message.contains(needle), "expected {needle:?} in: {message}");
+        assert!(
+            message.contains(needle),
+            "expected {needle:?} in: {message}"
+        );
     }
     assert!(message.contains("hint:"), "no hint in: {message}");
 }
@@ -65,7 +81,11 @@ fn nonpositive_tau() {
 #[test]
 fn nonpositive_scale() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_scenario(dir.path(), &format!("{BASE}\n[augmentation]\nscale = -0.3\n"), &[]);
+    let output = run_scenario(
+        dir.path(),
+        &format!("{BASE}\n[augmentation]\nscale = -0.3\n"),
+        &[],
+    );
     assert_usage_error(&output, &["augmentation.scale"]);
 }
 
@@ -94,21 +114,33 @@ fn digits_scenario(extra: &str) -> String {
 #[test]
 fn label_column_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_scenario(dir.path(), &digits_scenario(""), &["--set", "data.label_column=70"]);
+    let output = run_scenario(
+        dir.path(),
+        &digits_scenario(""),
+        &["--set", "data.label_column=70"],
+    );
     assert_usage_error(&output, &["digits.csv.gz", "data.label_column", "70"]);
 }
 
 #[test]
 fn class_filter_selects_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_scenario(dir.path(), &digits_scenario(""), &["--set", "data.classes=[42]"]);
+    let output = run_scenario(
+        dir.path(),
+        &digits_scenario(""),
+        &["--set", "data.classes=[42]"],
+    );
     assert_usage_error(&output, &["data.classes"]);
 }
 
 #[test]
 fn missing_data_file() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_scenario(dir.path(), &digits_scenario("").replace("digits.csv.gz", "nothing.csv"), &[]);
+    let output = run_scenario(
+        dir.path(),
+        &digits_scenario("").replace("digits.csv.gz", "nothing.csv"),
+        &[],
+    );
     assert_usage_error(&output, &["nothing.csv", "data.path"]);
 }
 
@@ -120,7 +152,12 @@ fn unwritable_output_folder() {
     let scenario = dir.path().join("case.toml");
     std::fs::write(&scenario, BASE).unwrap();
     let out = blocker.join("out");
-    let output = clflow(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let output = clflow(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_usage_error(&output, &["a_file", "--out"]);
 }
 
@@ -142,7 +179,10 @@ fn spectrum_and_inspect_succeed() {
     let inspect = clflow(&["inspect", dir.path().join("out/run.h5").to_str().unwrap()]);
     assert_eq!(inspect.status.code(), Some(0), "{}", stderr(&inspect));
     let listing = String::from_utf8_lossy(&inspect.stdout).into_owned();
-    assert!(listing.contains("features") && listing.contains("alpha"), "{listing}");
+    assert!(
+        listing.contains("features") && listing.contains("alpha"),
+        "{listing}"
+    );
 }
 
 #[test]

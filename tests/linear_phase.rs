@@ -30,7 +30,12 @@ max_step = 0.005
 
 fn projection(features: &[f64], weights: &[f64], phi: &[f64]) -> f64 {
     let mean: f64 = features.iter().zip(weights).map(|(f, w)| f * w).sum();
-    features.iter().zip(weights).zip(phi).map(|((f, w), p)| w * (f - mean) * p).sum()
+    features
+        .iter()
+        .zip(weights)
+        .zip(phi)
+        .map(|((f, w), p)| w * (f - mean) * p)
+        .sum()
 }
 
 #[test]
@@ -41,7 +46,10 @@ fn phi2_projection_grows_at_lambda2_over_tau() {
     let tau = problem.scenario.loss.tau;
     let weights = problem.operator.view_weights().to_vec();
     let phi2 = problem.operator.eigenvectors[1].clone();
-    assert!(lambda2 < 0.999, "lambda_2 = {lambda2} should be below 1 for connected data");
+    assert!(
+        lambda2 < 0.999,
+        "lambda_2 = {lambda2} should be below 1 for connected data"
+    );
 
     let mut dynamics = problem.particle_dynamics(1).unwrap();
     let c0 = projection(&dynamics.node_features(), &weights, &phi2);
@@ -54,5 +62,8 @@ fn phi2_projection_grows_at_lambda2_over_tau() {
     let measured = (c1 / c0).ln() / dynamics.time();
     let expected = lambda2 / tau;
     let relative = (measured - expected).abs() / expected;
-    assert!(relative < 0.02, "growth rate {measured:.5} against lambda_2 / tau = {expected:.5} (relative error {relative:.2e})");
+    assert!(
+        relative < 0.02,
+        "growth rate {measured:.5} against lambda_2 / tau = {expected:.5} (relative error {relative:.2e})"
+    );
 }

@@ -14,11 +14,25 @@ fn alignment_precedes_separation() {
     let particles = &summary.solvers[0];
 
     let t_align = particles.events.t_align.expect("alpha never passed alpha*");
-    let t_sep = particles.events.t_sep.expect("the classes never became separable");
-    assert!(t_align <= t_sep, "t_align = {t_align} after t_sep = {t_sep}");
+    let t_sep = particles
+        .events
+        .t_sep
+        .expect("the classes never became separable");
+    assert!(
+        t_align <= t_sep,
+        "t_align = {t_align} after t_sep = {t_sep}"
+    );
     assert_eq!(particles.final_separable, Some(true));
-    assert!(particles.final_alpha > 0.9, "final alpha {}", particles.final_alpha);
-    assert!(summary.spectrum.leakage.unwrap() < 0.01, "leakage {:?}", summary.spectrum.leakage);
+    assert!(
+        particles.final_alpha > 0.9,
+        "final alpha {}",
+        particles.final_alpha
+    );
+    assert!(
+        summary.spectrum.leakage.unwrap() < 0.01,
+        "leakage {:?}",
+        summary.spectrum.leakage
+    );
 
     // The results file: documented datasets with the documented shapes.
     let file = hdf5::File::open(dir.path().join("run.h5")).unwrap();
@@ -29,16 +43,40 @@ fn alignment_precedes_separation() {
     assert_eq!(features.shape()[0], times.shape()[0]);
     assert_eq!(file.dataset("data/x").unwrap().shape(), vec![n, 2]);
     assert_eq!(file.dataset("data/labels").unwrap().shape(), vec![n]);
-    assert_eq!(file.dataset("augmentation/view_weights").unwrap().shape(), vec![n]);
+    assert_eq!(
+        file.dataset("augmentation/view_weights").unwrap().shape(),
+        vec![n]
+    );
     let eigenvectors = file.dataset("augmentation/eigenvectors").unwrap();
     assert_eq!(eigenvectors.shape()[0], n);
-    let alpha: Vec<f64> = file.dataset("particles/diagnostics/alpha").unwrap().read_raw().unwrap();
-    let time: Vec<f64> = file.dataset("particles/diagnostics/time").unwrap().read_raw().unwrap();
+    let alpha: Vec<f64> = file
+        .dataset("particles/diagnostics/alpha")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    let time: Vec<f64> = file
+        .dataset("particles/diagnostics/time")
+        .unwrap()
+        .read_raw()
+        .unwrap();
     assert_eq!(alpha.len(), time.len());
     assert!((time.last().unwrap() - 3.0).abs() < 1e-9);
-    let t_align_attr: f64 = file.group("particles").unwrap().attr("t_align").unwrap().read_scalar().unwrap();
+    let t_align_attr: f64 = file
+        .group("particles")
+        .unwrap()
+        .attr("t_align")
+        .unwrap()
+        .read_scalar()
+        .unwrap();
     assert_eq!(t_align_attr, t_align);
-    for name in ["alignment.png", "loss.png", "spectrum.png", "trajectories.png", "latent.png", "summary.json"] {
+    for name in [
+        "alignment.png",
+        "loss.png",
+        "spectrum.png",
+        "trajectories.png",
+        "latent.png",
+        "summary.json",
+    ] {
         assert!(dir.path().join(name).exists(), "{name} missing");
     }
 }
@@ -49,12 +87,16 @@ fn same_seed_gives_identical_features() {
     let second = tempfile::tempdir().unwrap();
     let overrides = vec!["solver.end_time=0.3".to_string()];
     for dir in [&first, &second] {
-        let scenario = load_scenario(Path::new("scenarios/three_disks.toml"), Some(9), &overrides).unwrap();
+        let scenario =
+            load_scenario(Path::new("scenarios/three_disks.toml"), Some(9), &overrides).unwrap();
         run(scenario, dir.path(), None, false).unwrap();
     }
     let read = |dir: &tempfile::TempDir| -> Vec<f64> {
         let file = hdf5::File::open(dir.path().join("run.h5")).unwrap();
-        file.dataset("particles/snapshots/features").unwrap().read_raw().unwrap()
+        file.dataset("particles/snapshots/features")
+            .unwrap()
+            .read_raw()
+            .unwrap()
     };
     let a = read(&first);
     let b = read(&second);

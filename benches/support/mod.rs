@@ -24,7 +24,10 @@ pub fn dense_pairs(n: usize, seed: u64) -> PositivePairs {
 /// Builds a sparse symmetric positive-pair matrix shaped like a k-nearest-neighbour
 /// graph: the diagonal plus `neighbours` random partners per node, mirrored,
 /// so a row stores about 2 * neighbours + 1 entries.
-#[allow(dead_code, reason = "each benchmark compiles this module, and only some use every function")]
+#[allow(
+    dead_code,
+    reason = "each benchmark compiles this module, and only some use every function"
+)]
 pub fn sparse_pairs(n: usize, neighbours: usize, seed: u64) -> PositivePairs {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut rows: Vec<Vec<(usize, f64)>> = (0..n).map(|j| vec![(j, 1.0)]).collect();
@@ -56,11 +59,14 @@ pub fn sparse_pairs(n: usize, neighbours: usize, seed: u64) -> PositivePairs {
     }
     let total: f64 = values.iter().sum();
     values.iter_mut().for_each(|v| *v /= total);
-    PositivePairs::from_csr(n, row_start, columns, values).expect("sparse benchmark pairs are valid")
+    PositivePairs::from_csr(n, row_start, columns, values)
+        .expect("sparse benchmark pairs are valid")
 }
 
 /// Draws `count` values uniformly from [-scale, scale).
 pub fn random_values(count: usize, scale: f64, seed: u64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..count).map(|_| scale * rng.random_range(-1.0..1.0)).collect()
+    (0..count)
+        .map(|_| scale * rng.random_range(-1.0..1.0))
+        .collect()
 }

@@ -192,9 +192,23 @@ impl<'a> ContrastiveEnergy<'a> {
         let inv2tau = 0.5 / self.tau;
         let dim = self.dim;
 
-        gauss_transform(&ws.coords, &ws.weights, inv2tau, &mut ws.r, Some(&mut ws.s), par);
+        gauss_transform(
+            &ws.coords,
+            &ws.weights,
+            inv2tau,
+            &mut ws.r,
+            Some(&mut ws.s),
+            par,
+        );
         self.pair_pass(ws, par, true);
-        gauss_transform(&ws.coords, &ws.q, inv2tau, &mut ws.q_sums, Some(&mut ws.t), par);
+        gauss_transform(
+            &ws.coords,
+            &ws.q,
+            inv2tau,
+            &mut ws.q_sums,
+            Some(&mut ws.t),
+            par,
+        );
 
         let inv_tau = 1.0 / self.tau;
         for i in 0..self.particle_count() {
@@ -234,7 +248,12 @@ impl<'a> ContrastiveEnergy<'a> {
         }
     }
 
-    fn pair_pass_dim<const K: usize>(&self, ws: &mut EnergyWorkspace, par: Parallelism, with_gradient: bool) {
+    fn pair_pass_dim<const K: usize>(
+        &self,
+        ws: &mut EnergyWorkspace,
+        par: Parallelism,
+        with_gradient: bool,
+    ) {
         let dim = self.dim;
         let m = self.per_node;
         let inv_tau = 1.0 / self.tau;
@@ -347,7 +366,10 @@ fn pair_row_dispatch<const K: usize, const GRADIENT: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn pair_row_avx2<const K: usize, const GRADIENT: bool>(inputs: &PairInputs<K>, i: usize) -> PairRowSums {
+fn pair_row_avx2<const K: usize, const GRADIENT: bool>(
+    inputs: &PairInputs<K>,
+    i: usize,
+) -> PairRowSums {
     pair_row::<K, GRADIENT>(inputs, i)
 }
 
@@ -562,9 +584,14 @@ fn gauss_row<const K: usize, const MOMENT: bool>(
     let full = n - n % LANES;
     for start in (0..full).step_by(LANES) {
         let end = start + LANES;
-        let w: &[f64; LANES] = weights[start..end].try_into().expect("chunk of LANES weights");
-        let columns: [&[f64; LANES]; K] =
-            std::array::from_fn(|c| coords[c][start..end].try_into().expect("chunk of LANES coordinates"));
+        let w: &[f64; LANES] = weights[start..end]
+            .try_into()
+            .expect("chunk of LANES weights");
+        let columns: [&[f64; LANES]; K] = std::array::from_fn(|c| {
+            coords[c][start..end]
+                .try_into()
+                .expect("chunk of LANES coordinates")
+        });
         gauss_chunk::<K, MOMENT>(&zi, &columns, w, inv2tau, &mut sums, &mut moments);
     }
     if full < n {
@@ -643,12 +670,18 @@ mod tests {
         let n = 37;
         let pairs = uneven_pairs(n);
         let coords: Vec<Vec<f64>> = (0..3)
-            .map(|c| (0..n).map(|i| ((i * (c + 3)) % 11) as f64 * 0.13 - 0.6).collect())
+            .map(|c| {
+                (0..n)
+                    .map(|i| ((i * (c + 3)) % 11) as f64 * 0.13 - 0.6)
+                    .collect()
+            })
             .collect();
         let coords: [&[f64]; 3] = std::array::from_fn(|c| coords[c].as_slice());
         let weights = pairs.view_weights();
         let inv2tau = 0.5 / 0.2;
-        let r: Vec<f64> = (0..n).map(|i| gauss_row::<3, false>(&coords, weights, inv2tau, i).0).collect();
+        let r: Vec<f64> = (0..n)
+            .map(|i| gauss_row::<3, false>(&coords, weights, inv2tau, i).0)
+            .collect();
         let inputs = PairInputs::<3> {
             coords,
             r: &r,
@@ -662,18 +695,34 @@ mod tests {
             let portable = gauss_row::<3, true>(&coords, weights, inv2tau, i);
             // SAFETY: avx2_available() returned true above.
             let avx2 = unsafe { gauss_row_avx2::<3, true>(&coords, weights, inv2tau, i) };
-            assert_eq!(portable.0.to_bits(), avx2.0.to_bits(), "Gauss sum of row {i}");
+            assert_eq!(
+                portable.0.to_bits(),
+                avx2.0.to_bits(),
+                "Gauss sum of row {i}"
+            );
             for c in 0..3 {
-                assert_eq!(portable.1[c].to_bits(), avx2.1[c].to_bits(), "Gauss moment {c} of row {i}");
+                assert_eq!(
+                    portable.1[c].to_bits(),
+                    avx2.1[c].to_bits(),
+                    "Gauss moment {c} of row {i}"
+                );
             }
 
             let portable = pair_row::<3, true>(&inputs, i);
             // SAFETY: avx2_available() returned true above.
             let avx2 = unsafe { pair_row_avx2::<3, true>(&inputs, i) };
-            assert_eq!(portable.loss.to_bits(), avx2.loss.to_bits(), "pair loss of row {i}");
+            assert_eq!(
+                portable.loss.to_bits(),
+                avx2.loss.to_bits(),
+                "pair loss of row {i}"
+            );
             assert_eq!(portable.q.to_bits(), avx2.q.to_bits(), "q of row {i}");
             for c in 0..3 {
-                assert_eq!(portable.gradient[c].to_bits(), avx2.gradient[c].to_bits(), "pair gradient {c} of row {i}");
+                assert_eq!(
+                    portable.gradient[c].to_bits(),
+                    avx2.gradient[c].to_bits(),
+                    "pair gradient {c} of row {i}"
+                );
             }
         }
     }

@@ -38,7 +38,9 @@ pub enum Error {
     },
 
     /// The adaptive step size fell below its floor.
-    #[error("step size {step_size:.3e} fell below the minimum {min_step:.3e} at t = {time:.6e} (step {step})")]
+    #[error(
+        "step size {step_size:.3e} fell below the minimum {min_step:.3e} at t = {time:.6e} (step {step})"
+    )]
     StepTooSmall {
         time: f64,
         step: u64,

@@ -26,7 +26,7 @@ pub fn exp_nonpositive(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
 
     let keep = if x >= UNDERFLOW { 1.0 } else { 0.0 };
-    let x = x.max(UNDERFLOW).min(0.0);
+    let x = x.clamp(UNDERFLOW, 0.0);
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -143,7 +143,8 @@ mod tests {
         // around 1 and around the sqrt(2) switch of the mantissa.
         let log_spaced = (0..=200_000).map(|i| (-708.0 + 1416.0 * (i as f64) / 200_000.0).exp());
         let near_one = (0..=20_000).map(|i| 0.9 + 0.2 * (i as f64) / 20_000.0);
-        let near_sqrt2 = (0..=20_000).map(|i| std::f64::consts::SQRT_2 * (1.0 + 1e-6 * (i as f64 - 10_000.0) / 10_000.0));
+        let near_sqrt2 = (0..=20_000)
+            .map(|i| std::f64::consts::SQRT_2 * (1.0 + 1e-6 * (i as f64 - 10_000.0) / 10_000.0));
         for x in log_spaced.chain(near_one).chain(near_sqrt2) {
             let exact = x.ln();
             let error = (ln_positive(x) - exact).abs();
@@ -152,7 +153,11 @@ mod tests {
             let scaled = error / exact.abs().max(1.0);
             worst = worst.max(scaled);
             if exact.abs() > 1e-3 {
-                assert!(error / exact.abs() < 1e-15, "x = {x:e}: relative error {:e}", error / exact.abs());
+                assert!(
+                    error / exact.abs() < 1e-15,
+                    "x = {x:e}: relative error {:e}",
+                    error / exact.abs()
+                );
             }
         }
         assert!(worst < 1e-15, "worst scaled error {worst:e}");
@@ -161,7 +166,10 @@ mod tests {
     #[test]
     fn ln_exact_points() {
         assert_eq!(ln_positive(1.0), 0.0);
-        assert!((ln_positive(2.0) - std::f64::consts::LN_2).abs() <= f64::EPSILON * std::f64::consts::LN_2);
+        assert!(
+            (ln_positive(2.0) - std::f64::consts::LN_2).abs()
+                <= f64::EPSILON * std::f64::consts::LN_2
+        );
         assert!((ln_positive(f64::MIN_POSITIVE) - f64::MIN_POSITIVE.ln()).abs() < 1e-12);
         assert!((ln_positive(f64::MAX) - f64::MAX.ln()).abs() < 1e-12);
     }

@@ -286,7 +286,12 @@ impl<'a> ParticleSolver<'a> {
         let k4 = std::mem::take(&mut self.stages[3]);
         self.add_scaled(
             z,
-            &[(k1, h / 6.0), (&k2, h / 3.0), (&k3, h / 3.0), (&k4, h / 6.0)],
+            &[
+                (k1, h / 6.0),
+                (&k2, h / 3.0),
+                (&k3, h / 3.0),
+                (&k4, h / 6.0),
+            ],
         );
         self.stages[1] = k2;
         self.stages[2] = k3;

@@ -22,7 +22,9 @@ fn random_pairs(n: usize, seed: u64) -> PositivePairs {
 
 fn random_features(count: usize, scale: f64, seed: u64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..count).map(|_| scale * rng.random_range(-1.0..1.0)).collect()
+    (0..count)
+        .map(|_| scale * rng.random_range(-1.0..1.0))
+        .collect()
 }
 
 fn loss(energy: &ContrastiveEnergy, z: &[f64]) -> f64 {
@@ -37,7 +39,12 @@ fn gradient_error(energy: &ContrastiveEnergy, space: LatentSpace, z: &[f64]) -> 
     let dim = space.dim();
     let mut grad = vec![0.0; z.len()];
     energy
-        .loss_and_gradient(z, &mut grad, Parallelism::Sequential, &mut EnergyWorkspace::default())
+        .loss_and_gradient(
+            z,
+            &mut grad,
+            Parallelism::Sequential,
+            &mut EnergyWorkspace::default(),
+        )
         .unwrap();
     space.project_tangent(z, &mut grad);
 
@@ -134,7 +141,12 @@ fn small_temperature_stays_finite() {
     let z = random_features(8, 5.0, 13);
     let mut grad = vec![0.0; 8];
     let value = energy
-        .loss_and_gradient(&z, &mut grad, Parallelism::Sequential, &mut EnergyWorkspace::default())
+        .loss_and_gradient(
+            &z,
+            &mut grad,
+            Parallelism::Sequential,
+            &mut EnergyWorkspace::default(),
+        )
         .unwrap();
     assert!(value.is_finite());
     assert!(grad.iter().all(|g| g.is_finite()));
@@ -167,7 +179,10 @@ fn sphere_loss_equals_cosine_form() {
             expected += pairs.get(j, k) * ((eta + r).ln() - eta.ln());
         }
     }
-    assert!((gaussian - expected).abs() < 1e-12, "{gaussian} vs {expected}");
+    assert!(
+        (gaussian - expected).abs() < 1e-12,
+        "{gaussian} vs {expected}"
+    );
 }
 
 #[test]
@@ -178,14 +193,32 @@ fn thread_count_does_not_change_bits() {
     let mut g_seq = vec![0.0; 600];
     let mut g_par = vec![0.0; 600];
     let l_seq = energy
-        .loss_and_gradient(&z, &mut g_seq, Parallelism::Sequential, &mut EnergyWorkspace::default())
+        .loss_and_gradient(
+            &z,
+            &mut g_seq,
+            Parallelism::Sequential,
+            &mut EnergyWorkspace::default(),
+        )
         .unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     let l_par = pool.install(|| {
         energy
-            .loss_and_gradient(&z, &mut g_par, Parallelism::Rayon, &mut EnergyWorkspace::default())
+            .loss_and_gradient(
+                &z,
+                &mut g_par,
+                Parallelism::Rayon,
+                &mut EnergyWorkspace::default(),
+            )
             .unwrap()
     });
     assert_eq!(l_seq.to_bits(), l_par.to_bits());
-    assert!(g_seq.iter().zip(&g_par).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(
+        g_seq
+            .iter()
+            .zip(&g_par)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
 }

@@ -23,19 +23,33 @@ pub fn weighted_mean(features: &[f64], dim: usize, weights: &[f64]) -> Vec<f64> 
 /// Returns NaN when the centred features vanish (all features equal).
 ///
 /// `features` is row-major N x dim; `phis` are w-orthonormal eigenfunctions.
-pub fn spectral_alignment(features: &[f64], dim: usize, weights: &[f64], phis: &[Vec<f64>], k: usize) -> f64 {
+pub fn spectral_alignment(
+    features: &[f64],
+    dim: usize,
+    weights: &[f64],
+    phis: &[Vec<f64>],
+    k: usize,
+) -> f64 {
     let mean = weighted_mean(features, dim, weights);
     let mut total = 0.0;
     let mut captured = 0.0;
     for c in 0..dim {
         let centred = |p: usize| features[p * dim + c] - mean[c];
-        total += (0..weights.len()).map(|p| weights[p] * centred(p).powi(2)).sum::<f64>();
+        total += (0..weights.len())
+            .map(|p| weights[p] * centred(p).powi(2))
+            .sum::<f64>();
         for phi in phis.iter().take(k) {
-            let inner: f64 = (0..weights.len()).map(|p| weights[p] * centred(p) * phi[p]).sum();
+            let inner: f64 = (0..weights.len())
+                .map(|p| weights[p] * centred(p) * phi[p])
+                .sum();
             captured += inner * inner;
         }
     }
-    if total > 0.0 { captured / total } else { f64::NAN }
+    if total > 0.0 {
+        captured / total
+    } else {
+        f64::NAN
+    }
 }
 
 /// Kernel-target alignment of the centred feature Gram matrix with the
@@ -48,7 +62,11 @@ pub fn spectral_alignment(features: &[f64], dim: usize, weights: &[f64], phis: &
 /// |S0|_F^2 = sum_{j,k} pi_jk^2 / (w_j w_k) - 1.
 /// ```
 /// Lies in [-1, 1]; NaN for collapsed features.
-pub fn kernel_target_alignment(features: &[f64], dim: usize, pairs: &clflow_solvers::PositivePairs) -> f64 {
+pub fn kernel_target_alignment(
+    features: &[f64],
+    dim: usize,
+    pairs: &clflow_solvers::PositivePairs,
+) -> f64 {
     let w = pairs.view_weights();
     let n = pairs.n();
     let mean = weighted_mean(features, dim, w);
@@ -75,7 +93,11 @@ pub fn kernel_target_alignment(features: &[f64], dim: usize, pairs: &clflow_solv
     }
     let g_norm = gram.iter().map(|v| v * v).sum::<f64>().sqrt();
     let s0_norm = (s_norm2 - 1.0).max(0.0).sqrt();
-    if g_norm > 0.0 && s0_norm > 0.0 { inner / (g_norm * s0_norm) } else { f64::NAN }
+    if g_norm > 0.0 && s0_norm > 0.0 {
+        inner / (g_norm * s0_norm)
+    } else {
+        f64::NAN
+    }
 }
 
 /// Logistic bound on the time to reach alignment alpha* from alpha_0 in the
@@ -100,7 +122,11 @@ mod tests {
     fn alignment_of_eigenfunction_is_one() {
         let w = vec![0.25; 4];
         // w-orthonormal: constant, and a centred +-1 vector.
-        let phis = vec![vec![1.0; 4], vec![1.0, 1.0, -1.0, -1.0], vec![1.0, -1.0, 1.0, -1.0]];
+        let phis = vec![
+            vec![1.0; 4],
+            vec![1.0, 1.0, -1.0, -1.0],
+            vec![1.0, -1.0, 1.0, -1.0],
+        ];
         let features = vec![3.0, 3.0, 1.0, 1.0];
         assert!((spectral_alignment(&features, 1, &w, &phis, 2) - 1.0).abs() < 1e-14);
         assert!(spectral_alignment(&features, 1, &w, &phis[2..], 1).abs() < 1e-14);
@@ -136,7 +162,10 @@ mod tests {
     fn kta_of_block_pairs() {
         // Two disconnected blocks: S0 is rank one along the class indicator,
         // so features equal to the indicator align perfectly.
-        let dense = [0.125, 0.125, 0.0, 0.0, 0.125, 0.125, 0.0, 0.0, 0.0, 0.0, 0.125, 0.125, 0.0, 0.0, 0.125, 0.125];
+        let dense = [
+            0.125, 0.125, 0.0, 0.0, 0.125, 0.125, 0.0, 0.0, 0.0, 0.0, 0.125, 0.125, 0.0, 0.0,
+            0.125, 0.125,
+        ];
         let pairs = clflow_solvers::PositivePairs::from_dense(4, &dense).unwrap();
         let kta = kernel_target_alignment(&[1.0, 1.0, -1.0, -1.0], 1, &pairs);
         assert!((kta - 1.0).abs() < 1e-12, "{kta}");

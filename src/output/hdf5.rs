@@ -33,12 +33,22 @@ impl ResultsFile {
             message: e.to_string(),
             hint: "choose a writable output folder with --out".into(),
         })?;
-        Ok(ResultsFile { file, path: path.to_path_buf() })
+        Ok(ResultsFile {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens an existing file read-only.
     pub fn open(path: &Path) -> Result<hdf5::File> {
-        hdf5::File::open(path).map_err(|e| Error::input(path.display().to_string(), "-", format!("cannot open as HDF5: {e}"), "pass a run.h5 written by clflow run"))
+        hdf5::File::open(path).map_err(|e| {
+            Error::input(
+                path.display().to_string(),
+                "-",
+                format!("cannot open as HDF5: {e}"),
+                "pass a run.h5 written by clflow run",
+            )
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -46,7 +56,10 @@ impl ResultsFile {
     }
 
     fn h5<T>(&self, result: hdf5::Result<T>) -> Result<T> {
-        result.map_err(|source| Error::Hdf5 { path: self.path.clone(), source })
+        result.map_err(|source| Error::Hdf5 {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// Creates a group (with its parents) unless it exists.
@@ -83,18 +96,37 @@ impl ResultsFile {
     }
 
     /// Writes a fixed dataset of f64 with the given shape and a description.
-    pub fn write_f64(&self, group: &hdf5::Group, name: &str, shape: &[usize], values: &[f64], description: &str) -> Result<()> {
+    pub fn write_f64(
+        &self,
+        group: &hdf5::Group,
+        name: &str,
+        shape: &[usize],
+        values: &[f64],
+        description: &str,
+    ) -> Result<()> {
         let expected: usize = shape.iter().product();
         if expected != values.len() {
-            return Err(Error::Numerical(format!("dataset {name}: shape {shape:?} needs {expected} values, found {}", values.len())));
+            return Err(Error::Numerical(format!(
+                "dataset {name}: shape {shape:?} needs {expected} values, found {}",
+                values.len()
+            )));
         }
-        let array = self.h5(ndarray::ArrayD::from_shape_vec(shape.to_vec(), values.to_vec()).map_err(|e| hdf5::Error::from(e.to_string())))?;
+        let array = self.h5(
+            ndarray::ArrayD::from_shape_vec(shape.to_vec(), values.to_vec())
+                .map_err(|e| hdf5::Error::from(e.to_string())),
+        )?;
         let ds = self.h5(group.new_dataset_builder().with_data(&array).create(name))?;
         self.string_attr(&ds, "description", description)
     }
 
     /// Writes a fixed dataset of integers with a description.
-    pub fn write_i64(&self, group: &hdf5::Group, name: &str, values: &[i64], description: &str) -> Result<()> {
+    pub fn write_i64(
+        &self,
+        group: &hdf5::Group,
+        name: &str,
+        values: &[i64],
+        description: &str,
+    ) -> Result<()> {
         let ds = self.h5(group.new_dataset_builder().with_data(values).create(name))?;
         self.string_attr(&ds, "description", description)
     }
@@ -104,32 +136,62 @@ impl ResultsFile {
     }
 
     /// Starts an extendable snapshot series `times` (S) and `name` (S x rows x cols).
-    pub fn snapshot_series(&self, group: &str, name: &str, rows: usize, cols: usize, description: &str) -> Result<SnapshotSeries> {
+    pub fn snapshot_series(
+        &self,
+        group: &str,
+        name: &str,
+        rows: usize,
+        cols: usize,
+        description: &str,
+    ) -> Result<SnapshotSeries> {
         let group = self.group(group)?;
-        let times = self.h5(group.new_dataset::<f64>().chunk(256).shape(0..).create("times"))?;
+        let times = self.h5(group
+            .new_dataset::<f64>()
+            .chunk(256)
+            .shape(0..)
+            .create("times"))?;
         self.string_attr(&times, "description", "model time t of each snapshot")?;
-        let data = self.h5(
-            group
-                .new_dataset::<f64>()
-                .chunk((1, rows.max(1), cols.max(1)))
-                .deflate(DEFLATE_LEVEL)
-                .shape((0.., rows, cols))
-                .create(name),
-        )?;
+        let data = self.h5(group
+            .new_dataset::<f64>()
+            .chunk((1, rows.max(1), cols.max(1)))
+            .deflate(DEFLATE_LEVEL)
+            .shape((0.., rows, cols))
+            .create(name))?;
         self.string_attr(&data, "description", description)?;
-        Ok(SnapshotSeries { times, data, rows, cols, count: 0, path: self.path.clone(), file: self.file.clone() })
+        Ok(SnapshotSeries {
+            times,
+            data,
+            rows,
+            cols,
+            count: 0,
+            path: self.path.clone(),
+            file: self.file.clone(),
+        })
     }
 
     /// Starts a set of extendable 1-D diagnostics series in `group`, one per name.
-    pub fn diagnostics_series(&self, group: &str, columns: &[(&str, &str)]) -> Result<DiagnosticsSeries> {
+    pub fn diagnostics_series(
+        &self,
+        group: &str,
+        columns: &[(&str, &str)],
+    ) -> Result<DiagnosticsSeries> {
         let group = self.group(group)?;
         let mut datasets = Vec::new();
         for (name, description) in columns {
-            let ds = self.h5(group.new_dataset::<f64>().chunk(1024).shape(0..).create(*name))?;
+            let ds = self.h5(group
+                .new_dataset::<f64>()
+                .chunk(1024)
+                .shape(0..)
+                .create(*name))?;
             self.string_attr(&ds, "description", description)?;
             datasets.push((name.to_string(), ds));
         }
-        Ok(DiagnosticsSeries { datasets, count: 0, path: self.path.clone(), file: self.file.clone() })
+        Ok(DiagnosticsSeries {
+            datasets,
+            count: 0,
+            path: self.path.clone(),
+            file: self.file.clone(),
+        })
     }
 }
 
@@ -147,13 +209,27 @@ pub struct SnapshotSeries {
 impl SnapshotSeries {
     /// Appends one snapshot (`values` row-major rows x cols) and flushes the file.
     pub fn append(&mut self, time: f64, values: &[f64]) -> Result<()> {
-        let h5 = |r: hdf5::Result<()>| r.map_err(|source| Error::Hdf5 { path: self.path.clone(), source });
+        let h5 = |r: hdf5::Result<()>| {
+            r.map_err(|source| Error::Hdf5 {
+                path: self.path.clone(),
+                source,
+            })
+        };
         let s_new = self.count + 1;
         h5(self.times.resize(s_new))?;
-        h5(self.times.write_slice(ArrayView1::from(&[time][..]), s![self.count..s_new]))?;
+        h5(self
+            .times
+            .write_slice(ArrayView1::from(&[time][..]), s![self.count..s_new]))?;
         h5(self.data.resize((s_new, self.rows, self.cols)))?;
-        let block = Array3::from_shape_vec((1, self.rows, self.cols), values.to_vec())
-            .map_err(|e| Error::Numerical(format!("snapshot has {} values, expected {} x {}: {e}", values.len(), self.rows, self.cols)))?;
+        let block =
+            Array3::from_shape_vec((1, self.rows, self.cols), values.to_vec()).map_err(|e| {
+                Error::Numerical(format!(
+                    "snapshot has {} values, expected {} x {}: {e}",
+                    values.len(),
+                    self.rows,
+                    self.cols
+                ))
+            })?;
         h5(self.data.write_slice(&block, s![self.count..s_new, .., ..]))?;
         self.count = s_new;
         h5(self.file.flush())
@@ -180,9 +256,18 @@ impl DiagnosticsSeries {
     /// Appends one value per dataset, in the order the names were given, and flushes.
     pub fn append(&mut self, values: &[f64]) -> Result<()> {
         if values.len() != self.datasets.len() {
-            return Err(Error::Numerical(format!("diagnostics row has {} values, expected {}", values.len(), self.datasets.len())));
+            return Err(Error::Numerical(format!(
+                "diagnostics row has {} values, expected {}",
+                values.len(),
+                self.datasets.len()
+            )));
         }
-        let h5 = |r: hdf5::Result<()>| r.map_err(|source| Error::Hdf5 { path: self.path.clone(), source });
+        let h5 = |r: hdf5::Result<()>| {
+            r.map_err(|source| Error::Hdf5 {
+                path: self.path.clone(),
+                source,
+            })
+        };
         let s_new = self.count + 1;
         for ((_, ds), v) in self.datasets.iter().zip(values) {
             h5(ds.resize(s_new))?;
@@ -203,10 +288,16 @@ mod tests {
         let path = dir.path().join("t.h5");
         {
             let file = ResultsFile::create(&path).unwrap();
-            let mut series = file.snapshot_series("particles/snapshots", "features", 3, 2, "test").unwrap();
+            let mut series = file
+                .snapshot_series("particles/snapshots", "features", 3, 2, "test")
+                .unwrap();
             series.append(0.0, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-            series.append(0.5, &[7.0, 8.0, 9.0, 10.0, 11.0, 12.0]).unwrap();
-            let mut diag = file.diagnostics_series("particles/diagnostics", &[("time", "t"), ("alpha", "a")]).unwrap();
+            series
+                .append(0.5, &[7.0, 8.0, 9.0, 10.0, 11.0, 12.0])
+                .unwrap();
+            let mut diag = file
+                .diagnostics_series("particles/diagnostics", &[("time", "t"), ("alpha", "a")])
+                .unwrap();
             diag.append(&[0.0, 0.1]).unwrap();
             diag.append(&[0.5, 0.7]).unwrap();
         }
@@ -215,11 +306,20 @@ mod tests {
         assert_eq!(features.shape(), vec![2, 3, 2]);
         let values: Vec<f64> = features.read_raw().unwrap();
         assert_eq!(values[6..], [7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
-        let times: Vec<f64> = file.dataset("particles/snapshots/times").unwrap().read_raw().unwrap();
+        let times: Vec<f64> = file
+            .dataset("particles/snapshots/times")
+            .unwrap()
+            .read_raw()
+            .unwrap();
         assert_eq!(times, vec![0.0, 0.5]);
-        let alpha: Vec<f64> = file.dataset("particles/diagnostics/alpha").unwrap().read_raw().unwrap();
+        let alpha: Vec<f64> = file
+            .dataset("particles/diagnostics/alpha")
+            .unwrap()
+            .read_raw()
+            .unwrap();
         assert_eq!(alpha, vec![0.1, 0.7]);
-        let description: VarLenUnicode = features.attr("description").unwrap().read_scalar().unwrap();
+        let description: VarLenUnicode =
+            features.attr("description").unwrap().read_scalar().unwrap();
         assert_eq!(description.as_str(), "test");
     }
 }

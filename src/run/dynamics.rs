@@ -1,10 +1,15 @@
 //! The two discretisations behind one interface, so that the run loop and
 //! its observers do not depend on which one runs.
 
-use clflow_solvers::grid::{ContrastivePotential, Fibers, GridKind, GridState, JkoOptions, JkoStepper, LatentGrid};
-use clflow_solvers::{ContrastiveEnergy, EnergyWorkspace, Integrator, LatentSpace, Parallelism, ParticleOptions, ParticleSolver, ParticleState, PositivePairs};
-use rand::rngs::StdRng;
+use clflow_solvers::grid::{
+    ContrastivePotential, Fibers, GridKind, GridState, JkoOptions, JkoStepper, LatentGrid,
+};
+use clflow_solvers::{
+    ContrastiveEnergy, EnergyWorkspace, Integrator, LatentSpace, Parallelism, ParticleOptions,
+    ParticleSolver, ParticleState, PositivePairs,
+};
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Error, Result};
@@ -40,7 +45,10 @@ pub trait Dynamics {
 }
 
 fn solver_error(context: &str, source: clflow_solvers::Error) -> Error {
-    Error::Solver { context: context.to_string(), source }
+    Error::Solver {
+        context: context.to_string(),
+        source,
+    }
 }
 
 /// Interacting particles, M per node.
@@ -70,10 +78,21 @@ impl<'a> ParticleDynamics<'a> {
         seed: u64,
     ) -> Result<Self> {
         let dim = space.dim();
-        let energy = ContrastiveEnergy::new(pairs, tau, per_node, dim).map_err(|e| solver_error("building the energy", e))?;
+        let energy = ContrastiveEnergy::new(pairs, tau, per_node, dim)
+            .map_err(|e| solver_error("building the energy", e))?;
         let z = sample_fibers(space, initial, per_node, fiber_sigma, seed);
-        let solver = ParticleSolver::new(energy, space, options).map_err(|e| solver_error("building the particle solver", e))?;
-        Ok(ParticleDynamics { solver, state: ParticleState { time: 0.0, step: 0, z }, per_node, energy_workspace: EnergyWorkspace::default() })
+        let solver = ParticleSolver::new(energy, space, options)
+            .map_err(|e| solver_error("building the particle solver", e))?;
+        Ok(ParticleDynamics {
+            solver,
+            state: ParticleState {
+                time: 0.0,
+                step: 0,
+                z,
+            },
+            per_node,
+            energy_workspace: EnergyWorkspace::default(),
+        })
     }
 
     /// Particle positions, row-major (N M) x k.
@@ -100,9 +119,21 @@ impl Dynamics for ParticleDynamics<'_> {
     }
 
     fn step(&mut self, h_max: f64) -> Result<StepInfo> {
-        let report = self.solver.step(&mut self.state, h_max).map_err(|e| solver_error("particle step", e))?;
-        log::debug!("particle step {} to t = {:.6}: h = {:.3e} (requested at most {:.3e}), max speed {:.3e}", self.state.step, self.state.time, report.step_size, h_max, report.max_speed);
-        Ok(StepInfo { step_size: report.step_size })
+        let report = self
+            .solver
+            .step(&mut self.state, h_max)
+            .map_err(|e| solver_error("particle step", e))?;
+        log::debug!(
+            "particle step {} to t = {:.6}: h = {:.3e} (requested at most {:.3e}), max speed {:.3e}",
+            self.state.step,
+            self.state.time,
+            report.step_size,
+            h_max,
+            report.max_speed
+        );
+        Ok(StepInfo {
+            step_size: report.step_size,
+        })
     }
 
     fn latent_dim(&self) -> usize {
@@ -124,12 +155,20 @@ impl Dynamics for ParticleDynamics<'_> {
 
     fn energy(&mut self) -> Result<f64> {
         let par = self.solver.options().parallelism;
-        self.solver.energy().loss(&self.state.z, par, &mut self.energy_workspace).map_err(|e| solver_error("evaluating the energy", e))
+        self.solver
+            .energy()
+            .loss(&self.state.z, par, &mut self.energy_workspace)
+            .map_err(|e| solver_error("evaluating the energy", e))
     }
 
     fn snapshot_layout(&self) -> (usize, usize, &'static str, &'static str) {
         let dim = self.latent_dim();
-        (self.state.z.len() / dim, dim, "features", "particle positions z, shape snapshots x (N M) x k; particle i belongs to node i / M")
+        (
+            self.state.z.len() / dim,
+            dim,
+            "features",
+            "particle positions z, shape snapshots x (N M) x k; particle i belongs to node i / M",
+        )
     }
 
     fn snapshot(&self) -> Vec<f64> {
@@ -144,16 +183,39 @@ pub struct GridDynamics {
     grid: LatentGrid,
     suggested: f64,
     max_step: f64,
+    warned_inner: bool,
 }
 
 impl GridDynamics {
     /// Builds Gaussian fibers N(mean_p, fiber_sigma^2) on `grid`; on the
     /// circle the means are angles.
-    pub fn new(pairs: &PositivePairs, grid: LatentGrid, tau: f64, means: &[f64], fiber_sigma: f64, options: JkoOptions, max_step: f64) -> Result<Self> {
-        let fibers = Fibers::gaussian(&grid, means, fiber_sigma).map_err(|e| solver_error("building the initial fibers", e))?;
-        let potential = ContrastivePotential::new(grid, pairs, tau).map_err(|e| solver_error("building the fiber potential", e))?;
-        let stepper = JkoStepper::new(potential, options).map_err(|e| solver_error("building the JKO stepper", e))?;
-        Ok(GridDynamics { stepper, state: GridState { time: 0.0, step: 0, fibers }, grid, suggested: max_step, max_step })
+    pub fn new(
+        pairs: &PositivePairs,
+        grid: LatentGrid,
+        tau: f64,
+        means: &[f64],
+        fiber_sigma: f64,
+        options: JkoOptions,
+        max_step: f64,
+    ) -> Result<Self> {
+        let fibers = Fibers::gaussian(&grid, means, fiber_sigma)
+            .map_err(|e| solver_error("building the initial fibers", e))?;
+        let potential = ContrastivePotential::new(grid, pairs, tau)
+            .map_err(|e| solver_error("building the fiber potential", e))?;
+        let stepper = JkoStepper::new(potential, options)
+            .map_err(|e| solver_error("building the JKO stepper", e))?;
+        Ok(GridDynamics {
+            stepper,
+            state: GridState {
+                time: 0.0,
+                step: 0,
+                fibers,
+            },
+            grid,
+            suggested: max_step,
+            max_step,
+            warned_inner: false,
+        })
     }
 
     pub fn grid(&self) -> &LatentGrid {
@@ -180,12 +242,36 @@ impl Dynamics for GridDynamics {
 
     fn step(&mut self, h_max: f64) -> Result<StepInfo> {
         let h = h_max.min(self.suggested).min(self.max_step);
-        let report = self.stepper.step(&mut self.state, h).map_err(|e| solver_error("JKO step", e))?;
+        let report = self
+            .stepper
+            .step(&mut self.state, h)
+            .map_err(|e| solver_error("JKO step", e))?;
         if report.retries > 0 {
-            log::debug!("JKO step at t = {:.4e}: {} retries, JKO inequality violated by {:.3e}", self.state.time, report.retries, report.rejected_violation);
+            log::debug!(
+                "JKO step at t = {:.4e}: {} retries, JKO inequality violated by {:.3e}",
+                self.state.time,
+                report.retries,
+                report.rejected_violation
+            );
+        }
+        if !report.inner_converged && !self.warned_inner {
+            log::warn!(
+                "JKO step at t = {:.4e}: the back-and-forth solver stopped at residual {:.3e} before its tolerance; later misses are logged at debug level",
+                self.state.time,
+                report.inner_residual
+            );
+            self.warned_inner = true;
+        } else if !report.inner_converged {
+            log::debug!(
+                "JKO step at t = {:.4e}: back-and-forth residual {:.3e}",
+                self.state.time,
+                report.inner_residual
+            );
         }
         self.suggested = report.suggested_step.max(1e-12);
-        Ok(StepInfo { step_size: report.step_size })
+        Ok(StepInfo {
+            step_size: report.step_size,
+        })
     }
 
     fn latent_dim(&self) -> usize {
@@ -204,7 +290,9 @@ impl Dynamics for GridDynamics {
         for p in 0..fibers.nodes() {
             let fiber = fibers.fiber(p);
             match self.grid.kind() {
-                GridKind::Interval => out.push(fiber.iter().zip(&centres).map(|(m, u)| m * u).sum()),
+                GridKind::Interval => {
+                    out.push(fiber.iter().zip(&centres).map(|(m, u)| m * u).sum())
+                }
                 GridKind::Circle => {
                     out.push(fiber.iter().zip(&centres).map(|(m, u)| m * u.cos()).sum());
                     out.push(fiber.iter().zip(&centres).map(|(m, u)| m * u.sin()).sum());
@@ -215,11 +303,18 @@ impl Dynamics for GridDynamics {
     }
 
     fn energy(&mut self) -> Result<f64> {
-        self.stepper.total_energy(&self.state.fibers).map_err(|e| solver_error("evaluating the grid energy", e))
+        self.stepper
+            .total_energy(&self.state.fibers)
+            .map_err(|e| solver_error("evaluating the grid energy", e))
     }
 
     fn snapshot_layout(&self) -> (usize, usize, &'static str, &'static str) {
-        (self.state.fibers.nodes(), self.grid.cells(), "fibers", "cell masses of every fiber, shape snapshots x N x M_z; each row sums to 1")
+        (
+            self.state.fibers.nodes(),
+            self.grid.cells(),
+            "fibers",
+            "cell masses of every fiber, shape snapshots x N x M_z; each row sums to 1",
+        )
     }
 
     fn snapshot(&self) -> Vec<f64> {
@@ -228,7 +323,9 @@ impl Dynamics for GridDynamics {
 
     fn mass_error(&self) -> f64 {
         let fibers = &self.state.fibers;
-        (0..fibers.nodes()).map(|p| (fibers.fiber(p).iter().sum::<f64>() - 1.0).abs()).fold(0.0, f64::max)
+        (0..fibers.nodes())
+            .map(|p| (fibers.fiber(p).iter().sum::<f64>() - 1.0).abs())
+            .fold(0.0, f64::max)
     }
 }
 
@@ -256,14 +353,22 @@ pub fn particle_options(solver: &crate::scenario::SolverSpec, seed: u64) -> Part
 
 /// Positions of M particles per node sampling N(f_0, sigma^2) fibers (see
 /// `ParticleDynamics::new`).
-fn sample_fibers(space: LatentSpace, initial: &[f64], per_node: usize, sigma: f64, seed: u64) -> Vec<f64> {
+fn sample_fibers(
+    space: LatentSpace,
+    initial: &[f64],
+    per_node: usize,
+    sigma: f64,
+    seed: u64,
+) -> Vec<f64> {
     let dim = space.dim();
     let mut z = Vec::with_capacity(initial.len() * per_node);
     if per_node == 1 {
         z.extend_from_slice(initial);
         return z;
     }
-    let quantiles: Vec<f64> = (0..per_node).map(|m| sigma * inverse_normal_cdf((m as f64 + 0.5) / per_node as f64)).collect();
+    let quantiles: Vec<f64> = (0..per_node)
+        .map(|m| sigma * inverse_normal_cdf((m as f64 + 0.5) / per_node as f64))
+        .collect();
     let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     for row in initial.chunks_exact(dim) {
         match (space, dim) {
@@ -284,7 +389,11 @@ fn sample_fibers(space: LatentSpace, initial: &[f64], per_node: usize, sigma: f6
                     .collect();
                 for c in 0..dim {
                     let mean = draws.iter().skip(c).step_by(dim).sum::<f64>() / per_node as f64;
-                    draws.iter_mut().skip(c).step_by(dim).for_each(|v| *v += row[c] - mean);
+                    draws
+                        .iter_mut()
+                        .skip(c)
+                        .step_by(dim)
+                        .for_each(|v| *v += row[c] - mean);
                 }
                 z.extend(draws);
             }
@@ -297,18 +406,45 @@ fn sample_fibers(space: LatentSpace, initial: &[f64], per_node: usize, sigma: f6
 /// Inverse of the standard normal CDF, by Acklam's rational approximation
 /// (relative error below 1.2e-9 on (0, 1)).
 pub fn inverse_normal_cdf(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
     const P_LOW: f64 = 0.02425;
     if p < P_LOW {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - P_LOW {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
         -inverse_normal_cdf(1.0 - p)
     }

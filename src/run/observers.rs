@@ -102,12 +102,30 @@ pub struct DiagnosticsRecord {
 pub const DIAGNOSTICS_COLUMNS: [(&str, &str); 8] = [
     ("time", "model time t of each diagnostics row"),
     ("energy", "energy L (particles) or E (grid) of the state"),
-    ("alpha", "spectral alignment: share of the w-centred features in the top-K eigenspace of P"),
-    ("between_class", "between-class share of the w-weighted feature variance (NaN without labels)"),
-    ("kernel_target_alignment", "Frobenius alignment of the centred feature Gram matrix with S minus its constant eigenpair"),
-    ("separable", "1 if every pair of classes is linearly separable in the latent space, else 0 (NaN without labels)"),
-    ("margin", "smallest l1 half-distance between class hulls over class pairs; <= 0 when not separable"),
-    ("mass_error", "largest deviation of a fiber mass from 1 (0 for particles)"),
+    (
+        "alpha",
+        "spectral alignment: share of the w-centred features in the top-K eigenspace of P",
+    ),
+    (
+        "between_class",
+        "between-class share of the w-weighted feature variance (NaN without labels)",
+    ),
+    (
+        "kernel_target_alignment",
+        "Frobenius alignment of the centred feature Gram matrix with S minus its constant eigenpair",
+    ),
+    (
+        "separable",
+        "1 if every pair of classes is linearly separable in the latent space, else 0 (NaN without labels)",
+    ),
+    (
+        "margin",
+        "smallest l1 half-distance between class hulls over class pairs; negative overlap in 1-D, and 0 up to the LP tolerance for a non-separable pair in k >= 2",
+    ),
+    (
+        "mass_error",
+        "largest deviation of a fiber mass from 1 (0 for particles)",
+    ),
 ];
 
 /// Computes the diagnostics, detects events and writes each row to HDF5.
@@ -172,14 +190,40 @@ impl Observer for DiagnosticsTracker<'_> {
         let (between, separable, margin) = match self.labels {
             Some(labels) => {
                 let report = linear_separation(&features, dim, labels, self.class_count);
-                let between = between_class_fraction(&features, dim, labels, self.class_count, weights);
-                (between, if report.separable { 1.0 } else { 0.0 }, report.margin)
+                let between =
+                    between_class_fraction(&features, dim, labels, self.class_count, weights);
+                (
+                    between,
+                    if report.separable { 1.0 } else { 0.0 },
+                    report.margin,
+                )
             }
             None => (f64::NAN, f64::NAN, f64::NAN),
         };
-        let row = [time, energy, alpha, between, kta, separable, margin, dynamics.mass_error()];
+        let row = [
+            time,
+            energy,
+            alpha,
+            between,
+            kta,
+            separable,
+            margin,
+            dynamics.mass_error(),
+        ];
         let r = &mut self.record;
-        for (series, value) in [&mut r.time, &mut r.energy, &mut r.alpha, &mut r.between_class, &mut r.kernel_target_alignment, &mut r.separable, &mut r.margin, &mut r.mass_error].into_iter().zip(row) {
+        for (series, value) in [
+            &mut r.time,
+            &mut r.energy,
+            &mut r.alpha,
+            &mut r.between_class,
+            &mut r.kernel_target_alignment,
+            &mut r.separable,
+            &mut r.margin,
+            &mut r.mass_error,
+        ]
+        .into_iter()
+        .zip(row)
+        {
             series.push(value);
         }
         if let Some(storage) = &mut self.storage {
@@ -188,7 +232,10 @@ impl Observer for DiagnosticsTracker<'_> {
 
         if self.events.t_align.is_none() && alpha >= self.alpha_star {
             self.events.t_align = Some(time);
-            log::info!("spectral alignment alpha = {alpha:.3} passed alpha* = {} at t = {time:.4}", self.alpha_star);
+            log::info!(
+                "spectral alignment alpha = {alpha:.3} passed alpha* = {} at t = {time:.4}",
+                self.alpha_star
+            );
         }
         if separable == 1.0 {
             if self.separable_since.is_none() {
@@ -199,7 +246,9 @@ impl Observer for DiagnosticsTracker<'_> {
         }
 
         let control = match self.stop_rule.as_str() {
-            "alignment" if self.events.t_align.is_some() => Control::Stop(StopReason::AlignmentReached),
+            "alignment" if self.events.t_align.is_some() => {
+                Control::Stop(StopReason::AlignmentReached)
+            }
             "separation" if self.separable_since.is_some() => Control::Stop(StopReason::Separated),
             _ => Control::Continue,
         };
@@ -228,10 +277,20 @@ pub struct SnapshotStorage {
 }
 
 impl SnapshotStorage {
-    pub fn new(interval: f64, file: &ResultsFile, group: &str, dynamics: &dyn Dynamics) -> Result<Self> {
+    pub fn new(
+        interval: f64,
+        file: &ResultsFile,
+        group: &str,
+        dynamics: &dyn Dynamics,
+    ) -> Result<Self> {
         let (rows, cols, name, description) = dynamics.snapshot_layout();
         let series = file.snapshot_series(group, name, rows, cols, description)?;
-        Ok(SnapshotStorage { interval, series, node_features: Vec::new(), times: Vec::new() })
+        Ok(SnapshotStorage {
+            interval,
+            series,
+            node_features: Vec::new(),
+            times: Vec::new(),
+        })
     }
 }
 
@@ -260,7 +319,11 @@ const PROGRESS_TICKS: u64 = 1000;
 impl Progress {
     pub fn new(end_time: f64, label: &str) -> Self {
         let bar = ProgressBar::new(PROGRESS_TICKS);
-        bar.set_style(ProgressStyle::with_template("{prefix} [{bar:40}] {percent:>3}% t = {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:40}] {percent:>3}% t = {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
         bar.set_prefix(label.to_string());
         Progress { bar, end_time }
     }
@@ -273,7 +336,8 @@ impl Observer for Progress {
 
     fn observe(&mut self, dynamics: &mut dyn Dynamics) -> Result<Control> {
         let fraction = (dynamics.time() / self.end_time).clamp(0.0, 1.0);
-        self.bar.set_position((fraction * PROGRESS_TICKS as f64) as u64);
+        self.bar
+            .set_position((fraction * PROGRESS_TICKS as f64) as u64);
         self.bar.set_message(format!("{:.4}", dynamics.time()));
         Ok(Control::Continue)
     }
@@ -292,7 +356,10 @@ pub struct WallClock {
 
 impl WallClock {
     pub fn new(limit_seconds: f64) -> Self {
-        WallClock { start: Instant::now(), limit_seconds }
+        WallClock {
+            start: Instant::now(),
+            limit_seconds,
+        }
     }
 }
 

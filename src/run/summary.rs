@@ -64,7 +64,11 @@ impl SolverSummary {
             steps: run.end.steps,
             events: run.events,
             final_alpha: last(&run.record.alpha),
-            final_separable: if separable.is_nan() { None } else { Some(separable == 1.0) },
+            final_separable: if separable.is_nan() {
+                None
+            } else {
+                Some(separable == 1.0)
+            },
             final_margin: last(&run.record.margin),
             final_energy: last(&run.record.energy),
         }
@@ -88,7 +92,13 @@ impl Summary {
             augmentation_scale: problem.operator.kernel.scale,
             alpha_star: s.diagnostics.alpha_star,
             spectrum: problem.spectrum(),
-            top_eigenvalues: problem.operator.eigenvalues.iter().take(problem.k + 3).copied().collect(),
+            top_eigenvalues: problem
+                .operator
+                .eigenvalues
+                .iter()
+                .take(problem.k + 3)
+                .copied()
+                .collect(),
             initial_alpha,
             predicted_t_align: predicted,
             solvers,
@@ -98,25 +108,51 @@ impl Summary {
     }
 
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Numerical(format!("summary serialisation failed: {e}")))?;
-        std::fs::write(path, text + "\n").map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string(), hint: "choose a writable folder with --out".into() })
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Numerical(format!("summary serialisation failed: {e}")))?;
+        std::fs::write(path, text + "\n").map_err(|e| Error::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+            hint: "choose a writable folder with --out".into(),
+        })
     }
 
     /// A short human-readable table.
     pub fn table(&self) -> String {
         let fmt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
         let mut out = String::new();
-        let _ = writeln!(out, "scenario {}: N = {}, d = {}, C = {}, latent {} k = {}, tau = {}", self.scenario, self.nodes, self.data_dim, self.classes, self.latent_space, self.latent_dim, self.tau);
+        let _ = writeln!(
+            out,
+            "scenario {}: N = {}, d = {}, C = {}, latent {} k = {}, tau = {}",
+            self.scenario,
+            self.nodes,
+            self.data_dim,
+            self.classes,
+            self.latent_space,
+            self.latent_dim,
+            self.tau
+        );
         let _ = writeln!(
             out,
             "spectrum (K = {}): gap {:.4}, mixing {:.4}, leakage {}",
             self.spectrum.k,
             self.spectrum.gap,
             self.spectrum.mixing,
-            self.spectrum.leakage.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into())
+            self.spectrum
+                .leakage
+                .map(|l| format!("{l:.4}"))
+                .unwrap_or_else(|| "-".into())
         );
-        let _ = writeln!(out, "initial alpha {:.3e}; predicted t_align <= {:.4} (logistic bound)", self.initial_alpha, self.predicted_t_align);
-        let _ = writeln!(out, "{:<10} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9} {:>16}", "solver", "t_align", "t_sep", "lag", "alpha@t_sep", "final a", "t_end", "stop");
+        let _ = writeln!(
+            out,
+            "initial alpha {:.3e}; predicted t_align <= {:.4} (logistic bound)",
+            self.initial_alpha, self.predicted_t_align
+        );
+        let _ = writeln!(
+            out,
+            "{:<10} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9} {:>16}",
+            "solver", "t_align", "t_sep", "lag", "alpha@t_sep", "final a", "t_end", "stop"
+        );
         for s in &self.solvers {
             let _ = writeln!(
                 out,

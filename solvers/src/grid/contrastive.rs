@@ -79,8 +79,12 @@ impl ContrastivePotential {
         }
         let m = grid.cells();
         let n = pairs.n();
-        let squared_distance: Vec<f64> = (0..m).map(|d| grid.kernel_squared_distance(d as isize)).collect();
-        let convolution = KernelConvolution::new(&grid, |d| (-grid.kernel_squared_distance(d) / (2.0 * tau)).exp());
+        let squared_distance: Vec<f64> = (0..m)
+            .map(|d| grid.kernel_squared_distance(d as isize))
+            .collect();
+        let convolution = KernelConvolution::new(&grid, |d| {
+            (-grid.kernel_squared_distance(d) / (2.0 * tau)).exp()
+        });
         Ok(ContrastivePotential {
             grid,
             pairs: pairs.clone(),
@@ -125,15 +129,18 @@ impl ContrastivePotential {
         self.fill_log_r();
 
         let pairs = &self.pairs;
-        self.mixture.par_chunks_mut(m).enumerate().for_each(|(p, mix)| {
-            mix.iter_mut().for_each(|x| *x = 0.0);
-            let (cols, vals) = pairs.row(p);
-            for (&k, &pi) in cols.iter().zip(vals) {
-                for (x, g) in mix.iter_mut().zip(&masses[k * m..(k + 1) * m]) {
-                    *x += pi * g;
+        self.mixture
+            .par_chunks_mut(m)
+            .enumerate()
+            .for_each(|(p, mix)| {
+                mix.iter_mut().for_each(|x| *x = 0.0);
+                let (cols, vals) = pairs.row(p);
+                for (&k, &pi) in cols.iter().zip(vals) {
+                    for (x, g) in mix.iter_mut().zip(&masses[k * m..(k + 1) * m]) {
+                        *x += pi * g;
+                    }
                 }
-            }
-        });
+            });
 
         self.fill_kernels(with_potential);
         dense_product(m, n, &self.pair_kernel, &self.mixture, &mut self.product);
@@ -144,7 +151,9 @@ impl ContrastivePotential {
         dense_product(m, n, &self.ratio_kernel, &self.mixture, &mut self.scaled_q);
         for b in 0..m {
             self.h[b] = if self.nu[b] > 0.0 && self.r[b] > 0.0 {
-                let weighted: f64 = (0..n).map(|j| masses[j * m + b] * self.scaled_q[j * m + b]).sum();
+                let weighted: f64 = (0..n)
+                    .map(|j| masses[j * m + b] * self.scaled_q[j * m + b])
+                    .sum();
                 weighted / self.r[b]
             } else {
                 0.0
@@ -198,20 +207,28 @@ impl ContrastivePotential {
         let squared_distance = &self.squared_distance;
         let grid = self.grid;
         let offset = |a: usize, b: usize| cell_offset(&grid, a, b);
-        self.pair_kernel.par_chunks_mut(m).enumerate().for_each(|(a, column)| {
-            for (b, k) in column.iter_mut().enumerate() {
-                let d2 = squared_distance[offset(a, b)];
-                let log_eta = -d2 * inv2tau;
-                *k = log_sum_exp(log_eta, log_r[a]) + log_sum_exp(log_eta, log_r[b]) + d2 * inv_tau;
-            }
-        });
-        if with_ratio {
-            self.ratio_kernel.par_chunks_mut(m).enumerate().for_each(|(c, column)| {
-                for (b, ratio) in column.iter_mut().enumerate() {
-                    let log_eta = -squared_distance[offset(b, c)] * inv2tau;
-                    *ratio = (log_r[b] - log_sum_exp(log_eta, log_r[b])).exp();
+        self.pair_kernel
+            .par_chunks_mut(m)
+            .enumerate()
+            .for_each(|(a, column)| {
+                for (b, k) in column.iter_mut().enumerate() {
+                    let d2 = squared_distance[offset(a, b)];
+                    let log_eta = -d2 * inv2tau;
+                    *k = log_sum_exp(log_eta, log_r[a])
+                        + log_sum_exp(log_eta, log_r[b])
+                        + d2 * inv_tau;
                 }
             });
+        if with_ratio {
+            self.ratio_kernel
+                .par_chunks_mut(m)
+                .enumerate()
+                .for_each(|(c, column)| {
+                    for (b, ratio) in column.iter_mut().enumerate() {
+                        let log_eta = -squared_distance[offset(b, c)] * inv2tau;
+                        *ratio = (log_r[b] - log_sum_exp(log_eta, log_r[b])).exp();
+                    }
+                });
         }
     }
 }
@@ -318,7 +335,12 @@ mod tests {
     }
 
     /// Potential and energy straight from the formulas, with all sums direct.
-    fn direct(grid: &LatentGrid, pairs: &PositivePairs, tau: f64, fibers: &Fibers) -> (Vec<f64>, f64) {
+    fn direct(
+        grid: &LatentGrid,
+        pairs: &PositivePairs,
+        tau: f64,
+        fibers: &Fibers,
+    ) -> (Vec<f64>, f64) {
         let n = pairs.n();
         let m = grid.cells();
         let w = pairs.view_weights();
@@ -326,21 +348,30 @@ mod tests {
         let d2 = |a: usize, b: usize| grid.kernel_squared_distance(a as isize - b as isize);
         let eta = |a: usize, b: usize| (-d2(a, b) / (2.0 * tau)).exp();
         let r: Vec<f64> = (0..m)
-            .map(|a| (0..m).map(|b| eta(a, b) * (0..n).map(|l| w[l] * g(l, b)).sum::<f64>()).sum())
+            .map(|a| {
+                (0..m)
+                    .map(|b| eta(a, b) * (0..n).map(|l| w[l] * g(l, b)).sum::<f64>())
+                    .sum()
+            })
             .collect();
         let q = |j: usize, c: usize| -> f64 {
             (0..n)
-                .map(|k| pairs.get(j, k) * (0..m).map(|b| g(k, b) / (eta(c, b) + r[c])).sum::<f64>())
+                .map(|k| {
+                    pairs.get(j, k) * (0..m).map(|b| g(k, b) / (eta(c, b) + r[c])).sum::<f64>()
+                })
                 .sum()
         };
-        let h: Vec<f64> = (0..m).map(|c| (0..n).map(|j| g(j, c) * q(j, c)).sum()).collect();
+        let h: Vec<f64> = (0..m)
+            .map(|c| (0..n).map(|j| g(j, c) * q(j, c)).sum())
+            .collect();
         let mut phi = vec![0.0; n * m];
         for p in 0..n {
             for a in 0..m {
                 let mut pair_term = 0.0;
                 for k in 0..n {
                     for b in 0..m {
-                        let integrand = (eta(a, b) + r[a]).ln() + (eta(a, b) + r[b]).ln() + d2(a, b) / tau;
+                        let integrand =
+                            (eta(a, b) + r[a]).ln() + (eta(a, b) + r[b]).ln() + d2(a, b) / tau;
                         pair_term += pairs.get(p, k) * g(k, b) * integrand;
                     }
                 }
@@ -368,7 +399,10 @@ mod tests {
     fn potential_matches_direct_evaluation() {
         let mut rng = StdRng::seed_from_u64(17);
         let pairs = random_pairs(4, &mut rng);
-        for grid in [LatentGrid::interval(-1.5, 2.0, 40).unwrap(), LatentGrid::circle(40).unwrap()] {
+        for grid in [
+            LatentGrid::interval(-1.5, 2.0, 40).unwrap(),
+            LatentGrid::circle(40).unwrap(),
+        ] {
             let fibers = random_fibers(&grid, 4, &mut rng);
             let tau = 0.3;
             let mut potential = ContrastivePotential::new(grid, &pairs, tau).unwrap();
@@ -393,11 +427,18 @@ mod tests {
     fn potential_is_first_variation_of_energy() {
         let mut rng = StdRng::seed_from_u64(23);
         let pairs = random_pairs(4, &mut rng);
-        for grid in [LatentGrid::interval(-1.0, 1.0, 40).unwrap(), LatentGrid::circle(40).unwrap()] {
+        for grid in [
+            LatentGrid::interval(-1.0, 1.0, 40).unwrap(),
+            LatentGrid::circle(40).unwrap(),
+        ] {
             let m = grid.cells();
             let fibers = random_fibers(&grid, 4, &mut rng);
             // Mass-preserving perturbation that keeps the masses positive.
-            let mut delta: Vec<f64> = fibers.masses().iter().map(|g| g * rng.random_range(-1.0..1.0)).collect();
+            let mut delta: Vec<f64> = fibers
+                .masses()
+                .iter()
+                .map(|g| g * rng.random_range(-1.0..1.0))
+                .collect();
             for (p, row) in delta.chunks_exact_mut(m).enumerate() {
                 let shift: f64 = row.iter().sum();
                 for (d, g) in row.iter_mut().zip(fibers.fiber(p)) {
@@ -412,7 +453,12 @@ mod tests {
 
             let eps = 1e-5;
             let shifted = |sign: f64| {
-                let masses = fibers.masses().iter().zip(&delta).map(|(g, d)| g + sign * eps * d).collect();
+                let masses = fibers
+                    .masses()
+                    .iter()
+                    .zip(&delta)
+                    .map(|(g, d)| g + sign * eps * d)
+                    .collect();
                 Fibers::from_masses(4, m, masses).unwrap()
             };
             let plus = potential.energy(&shifted(1.0)).unwrap();
@@ -444,12 +490,16 @@ mod tests {
             let terms: Vec<f64> = (0..160)
                 .filter_map(|b| {
                     let nu: f64 = (0..n).map(|l| w[l] * fibers.fiber(l)[b]).sum();
-                    (nu > 0.0).then(|| nu.ln() - (grid.centre(a) - grid.centre(b)).powi(2) / (2.0 * tau))
+                    (nu > 0.0)
+                        .then(|| nu.ln() - (grid.centre(a) - grid.centre(b)).powi(2) / (2.0 * tau))
                 })
                 .collect();
             let largest = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let expected = largest + terms.iter().map(|t| (t - largest).exp()).sum::<f64>().ln();
-            assert!(expected < -100.0, "test setup: log R = {expected} is not tiny");
+            assert!(
+                expected < -100.0,
+                "test setup: log R = {expected} is not tiny"
+            );
             assert!(
                 (log_r[a] - expected).abs() < 1e-10 * expected.abs(),
                 "cell {a}: log R = {} vs direct {expected}",

@@ -96,7 +96,9 @@ impl Solver<'_> {
     /// returns U*(-potential).
     fn gibbs(&self, potential: &[f64], rho: &mut [f64]) -> f64 {
         let exponent = |a: usize| -(self.phi[a] + potential[a]) / self.beta;
-        let largest = (0..rho.len()).map(exponent).fold(f64::NEG_INFINITY, f64::max);
+        let largest = (0..rho.len())
+            .map(exponent)
+            .fold(f64::NEG_INFINITY, f64::max);
         let mut sum = 0.0;
         for (a, r) in rho.iter_mut().enumerate() {
             *r = (exponent(a) - largest).exp();
@@ -108,7 +110,12 @@ impl Solver<'_> {
 
     /// c-transform of `potential`: envelope[y] = min_x c(x, y) - potential(x)
     /// and the refined minimiser.
-    fn c_transform(&self, potential: &[f64], envelope: &mut [f64], target: &mut [f64]) -> Result<()> {
+    fn c_transform(
+        &self,
+        potential: &[f64],
+        envelope: &mut [f64],
+        target: &mut [f64],
+    ) -> Result<()> {
         let negated: Vec<f64> = potential.iter().map(|v| -v).collect();
         proximal_map(self.grid, &negated, self.h, envelope, target)
     }
@@ -143,12 +150,7 @@ pub fn solve_entropic_step(
             reason: "must be positive and finite",
         });
     }
-    let solver = Solver {
-        grid,
-        phi,
-        h,
-        beta,
-    };
+    let solver = Solver { grid, phi, h, beta };
     let m = grid.cells();
     let dx = grid.spacing();
 
@@ -156,7 +158,8 @@ pub fn solve_entropic_step(
     // density / beta on the lowest Laplacian mode plus h times the density.
     let max_density = previous.iter().cloned().fold(0.0, f64::max) / dx;
     let length = grid.length();
-    let curvature = max_density * length * length / (std::f64::consts::PI.powi(2) * beta) + max_density * h;
+    let curvature =
+        max_density * length * length / (std::f64::consts::PI.powi(2) * beta) + max_density * h;
     let mut step = 1.0 / curvature;
 
     // Start where rho(phi) = mu, with mu floored at a tiny fraction of its

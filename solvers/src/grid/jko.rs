@@ -138,7 +138,10 @@ impl<P: FiberPotential> JkoStepper<P> {
         }
         for (name, value) in [
             ("energy tolerance", options.energy_tolerance),
-            ("relative energy tolerance", options.relative_energy_tolerance),
+            (
+                "relative energy tolerance",
+                options.relative_energy_tolerance,
+            ),
             ("fixed-point tolerance", options.fixed_point_tolerance),
             ("back-and-forth tolerance", options.back_and_forth.tolerance),
         ] {
@@ -270,7 +273,11 @@ impl<P: FiberPotential> JkoStepper<P> {
             let weights = self.potential.view_weights();
             let mut transport_cost = 0.0;
             for (p, &w) in weights.iter().enumerate() {
-                transport_cost += w * wasserstein2_squared(&self.grid, candidate.fiber(p), state.fibers.fiber(p))?;
+                transport_cost += w * wasserstein2_squared(
+                    &self.grid,
+                    candidate.fiber(p),
+                    state.fibers.fiber(p),
+                )?;
             }
             if !(energy_after.is_finite() && transport_cost.is_finite()) {
                 return Err(non_finite(h));
@@ -283,7 +290,11 @@ impl<P: FiberPotential> JkoStepper<P> {
                 continue;
             }
 
-            let suggested_step = if retries == 0 { h * self.options.growth } else { h };
+            let suggested_step = if retries == 0 {
+                h * self.options.growth
+            } else {
+                h
+            };
             self.suggested_step = Some(suggested_step);
             state.fibers = candidate;
             state.time += h;
@@ -306,7 +317,13 @@ impl<P: FiberPotential> JkoStepper<P> {
     }
 
     /// Solves every fiber's frozen-potential JKO problem from `previous`.
-    fn solve(&self, phi: &[f64], previous: &Fibers, h: f64, out: &mut Fibers) -> Result<SolveSummary> {
+    fn solve(
+        &self,
+        phi: &[f64],
+        previous: &Fibers,
+        h: f64,
+        out: &mut Fibers,
+    ) -> Result<SolveSummary> {
         let m = self.grid.cells();
         let grid = &self.grid;
         let laplacian = &self.laplacian;
@@ -319,7 +336,16 @@ impl<P: FiberPotential> JkoStepper<P> {
             .map(|(p, fiber)| {
                 let potential = &phi[p * m..(p + 1) * m];
                 if beta > 0.0 {
-                    return solve_entropic_step(grid, laplacian, potential, previous.fiber(p), h, beta, inner, fiber);
+                    return solve_entropic_step(
+                        grid,
+                        laplacian,
+                        potential,
+                        previous.fiber(p),
+                        h,
+                        beta,
+                        inner,
+                        fiber,
+                    );
                 }
                 let mut envelope = vec![0.0; m];
                 let mut target = vec![0.0; m];

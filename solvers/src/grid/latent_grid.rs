@@ -241,7 +241,10 @@ impl Fibers {
                 let mut mass = 0.0;
                 for k in -wraps..=wraps {
                     let shift = k as f64 * TAU;
-                    mass += normal_interval_mass((left + shift - mean) / sigma, (right + shift - mean) / sigma);
+                    mass += normal_interval_mass(
+                        (left + shift - mean) / sigma,
+                        (right + shift - mean) / sigma,
+                    );
                 }
                 *cell = mass;
             }
@@ -296,7 +299,11 @@ impl Fibers {
     pub fn mean(&self, grid: &LatentGrid, p: usize) -> f64 {
         let fiber = self.fiber(p);
         match grid.kind() {
-            GridKind::Interval => fiber.iter().enumerate().map(|(a, m)| m * grid.centre(a)).sum(),
+            GridKind::Interval => fiber
+                .iter()
+                .enumerate()
+                .map(|(a, m)| m * grid.centre(a))
+                .sum(),
             GridKind::Circle => {
                 let (mut c, mut s) = (0.0, 0.0);
                 for (a, m) in fiber.iter().enumerate() {
@@ -423,7 +430,10 @@ mod tests {
         // Grouping into cells adds dx^2 / 12 to the variance of the midpoint masses.
         let dx = grid.spacing();
         let variance = fibers.variance(&grid, 1);
-        assert!((variance - 0.16 - dx * dx / 12.0).abs() < 1e-10, "variance {variance}");
+        assert!(
+            (variance - 0.16 - dx * dx / 12.0).abs() < 1e-10,
+            "variance {variance}"
+        );
     }
 
     #[test]

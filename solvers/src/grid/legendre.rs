@@ -203,7 +203,10 @@ mod tests {
             let mut x: Vec<f64> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
             x.sort_by(|a, b| a.partial_cmp(b).unwrap());
             x.dedup();
-            let f: Vec<f64> = x.iter().map(|&u| (3.0 * u).sin() + rng.random_range(-0.5..0.5)).collect();
+            let f: Vec<f64> = x
+                .iter()
+                .map(|&u| (3.0 * u).sin() + rng.random_range(-0.5..0.5))
+                .collect();
             let mut y: Vec<f64> = (0..n + 3).map(|_| rng.random_range(-4.0..4.0)).collect();
             y.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let h = [1e-3, 0.05, 0.7, 20.0][trial % 4];
@@ -215,7 +218,11 @@ mod tests {
                 // Random data has no ties, so the minimiser is unique.
                 assert_eq!(arg[j], index, "trial {trial}, query {j}");
                 let scale = 1.0 + value.abs();
-                assert!((env[j] - value).abs() <= 1e-12 * scale, "trial {trial}, query {j}: {} vs {value}", env[j]);
+                assert!(
+                    (env[j] - value).abs() <= 1e-12 * scale,
+                    "trial {trial}, query {j}: {} vs {value}",
+                    env[j]
+                );
                 let at_arg = f[arg[j]] + (x[arg[j]] - y[j]).powi(2) / (2.0 * h);
                 assert!((at_arg - value).abs() <= 1e-12 * scale);
             }
@@ -238,7 +245,11 @@ mod tests {
                 let best = (0..90)
                     .map(|a| f[a] + grid.transport_distance(grid.centre(a), y).powi(2) / (2.0 * h))
                     .fold(f64::INFINITY, f64::min);
-                assert!((env[b] - best).abs() < 1e-12, "h = {h}, cell {b}: {} vs {best}", env[b]);
+                assert!(
+                    (env[b] - best).abs() < 1e-12,
+                    "h = {h}, cell {b}: {} vs {best}",
+                    env[b]
+                );
                 assert!((target[b] - y).abs() <= std::f64::consts::PI + grid.spacing());
             }
         }
@@ -249,13 +260,21 @@ mod tests {
         let grid = LatentGrid::interval(-2.0, 2.0, 200).unwrap();
         let lambda = 1.7;
         let h = 0.13;
-        let f: Vec<f64> = grid.centres().iter().map(|u| 0.5 * lambda * u * u).collect();
+        let f: Vec<f64> = grid
+            .centres()
+            .iter()
+            .map(|u| 0.5 * lambda * u * u)
+            .collect();
         let mut env = vec![0.0; 200];
         let mut target = vec![0.0; 200];
         proximal_map(&grid, &f, h, &mut env, &mut target).unwrap();
         for b in 1..199 {
             let expected = grid.centre(b) / (1.0 + lambda * h);
-            assert!((target[b] - expected).abs() < 1e-12, "cell {b}: {} vs {expected}", target[b]);
+            assert!(
+                (target[b] - expected).abs() < 1e-12,
+                "cell {b}: {} vs {expected}",
+                target[b]
+            );
         }
     }
 

@@ -61,7 +61,11 @@ impl ExternalPotential {
     }
 
     /// Uses the same potential V(u) for every fiber, evaluated at the cell centres.
-    pub fn shared(grid: LatentGrid, weights: Vec<f64>, potential: impl Fn(f64) -> f64) -> Result<Self> {
+    pub fn shared(
+        grid: LatentGrid,
+        weights: Vec<f64>,
+        potential: impl Fn(f64) -> f64,
+    ) -> Result<Self> {
         let row: Vec<f64> = grid.centres().into_iter().map(potential).collect();
         let values = row.repeat(weights.len());
         Self::new(grid, weights, values)

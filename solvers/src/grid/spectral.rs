@@ -240,7 +240,13 @@ mod tests {
             InverseLaplacian::new(&grid).apply(&rhs, &mut v).unwrap();
             let back = negative_laplacian(&grid, &v);
             for a in 0..m {
-                assert!((back[a] - rhs[a]).abs() < 1e-9, "{:?} cell {a}: {} vs {}", grid.kind(), back[a], rhs[a]);
+                assert!(
+                    (back[a] - rhs[a]).abs() < 1e-9,
+                    "{:?} cell {a}: {} vs {}",
+                    grid.kind(),
+                    back[a],
+                    rhs[a]
+                );
             }
             assert!(v.iter().sum::<f64>().abs() < 1e-10);
         }
@@ -249,7 +255,10 @@ mod tests {
     #[test]
     fn convolution_matches_direct_sum() {
         let mut rng = StdRng::seed_from_u64(5);
-        for grid in [LatentGrid::interval(-2.0, 3.0, 45).unwrap(), LatentGrid::circle(40).unwrap()] {
+        for grid in [
+            LatentGrid::interval(-2.0, 3.0, 45).unwrap(),
+            LatentGrid::circle(40).unwrap(),
+        ] {
             let m = grid.cells();
             let kernel = |d: isize| (-grid.kernel_squared_distance(d) / 0.6).exp();
             let conv = KernelConvolution::new(&grid, kernel);
@@ -258,7 +267,12 @@ mod tests {
             conv.apply(&x, &mut out).unwrap();
             for a in 0..m {
                 let direct: f64 = (0..m).map(|b| kernel(a as isize - b as isize) * x[b]).sum();
-                assert!((out[a] - direct).abs() < 1e-13, "{:?} cell {a}: {} vs {direct}", grid.kind(), out[a]);
+                assert!(
+                    (out[a] - direct).abs() < 1e-13,
+                    "{:?} cell {a}: {} vs {direct}",
+                    grid.kind(),
+                    out[a]
+                );
             }
         }
     }

@@ -39,14 +39,29 @@ fn sampled_sd(grid: &LatentGrid, fibers: &Fibers) -> f64 {
 
 /// Runs `steps` steps of size h and returns the final fiber; asserts that
 /// every step was taken at the requested size.
-fn run_quadratic(grid: LatentGrid, lambda: f64, beta: f64, mean: f64, sd: f64, h: f64, steps: usize) -> (Fibers, usize) {
+fn run_quadratic(
+    grid: LatentGrid,
+    lambda: f64,
+    beta: f64,
+    mean: f64,
+    sd: f64,
+    h: f64,
+    steps: usize,
+) -> (Fibers, usize) {
     let mut stepper = quadratic_stepper(grid, lambda, beta);
     let fibers = Fibers::gaussian(&grid, &[mean], sd).unwrap();
-    let mut state = GridState { time: 0.0, step: 0, fibers };
+    let mut state = GridState {
+        time: 0.0,
+        step: 0,
+        fibers,
+    };
     let mut inner = 0;
     for _ in 0..steps {
         let report = stepper.step(&mut state, h).unwrap();
-        assert_eq!(report.step_size, h, "step was not taken at the requested size: {report:?}");
+        assert_eq!(
+            report.step_size, h,
+            "step was not taken at the requested size: {report:?}"
+        );
         inner += report.inner_iterations;
     }
     (state.fibers, inner)
@@ -67,15 +82,25 @@ fn quadratic_transport_contracts_mean_and_sd() {
     let mean = fibers.mean(&grid, 0);
     // The split keeps the first moment exactly; the sub-cell refinement
     // rounds at about 1e-11 per step (objective differences of size dx^2).
-    assert!((mean - m0 / contraction).abs() < 1e-9, "mean {mean} vs {}", m0 / contraction);
+    assert!(
+        (mean - m0 / contraction).abs() < 1e-9,
+        "mean {mean} vs {}",
+        m0 / contraction
+    );
 
     // The initial masses carry dx^2 / 12 of grouping variance, which contracts
     // with the fiber, and each linear split adds at most dx^2 / 4.
     let expected = (s0 * s0 + dx * dx / 12.0) / (contraction * contraction);
     let variance = fibers.variance(&grid, 0);
     let bound = steps as f64 * dx * dx / 4.0;
-    assert!(variance >= expected - 1e-12, "variance {variance} below exact {expected}");
-    assert!(variance - expected <= bound, "variance {variance} vs exact {expected}, allowed excess {bound}");
+    assert!(
+        variance >= expected - 1e-12,
+        "variance {variance} below exact {expected}"
+    );
+    assert!(
+        variance - expected <= bound,
+        "variance {variance} vs exact {expected}, allowed excess {bound}"
+    );
     let total: f64 = fibers.fiber(0).iter().sum();
     assert!((total - 1.0).abs() < 1e-12);
 }
@@ -87,7 +112,11 @@ fn entropic_step_follows_gaussian_recursion() {
     let mut stepper = quadratic_stepper(grid, lambda, beta);
     let (m0, s0) = (0.8, 0.6);
     let fibers = Fibers::gaussian(&grid, &[m0], s0).unwrap();
-    let mut state = GridState { time: 0.0, step: 0, fibers };
+    let mut state = GridState {
+        time: 0.0,
+        step: 0,
+        fibers,
+    };
     let mut s = s0;
     let mut mean = m0;
     for n in 0..5 {
@@ -107,7 +136,10 @@ fn entropic_step_follows_gaussian_recursion() {
         // this error vanishes with dx).
         let tolerance = 0.01 * grid.spacing() * (n + 1) as f64;
         assert!((sd - s).abs() < tolerance, "step {n}: sd {sd} vs {s}");
-        assert!((grid_mean - mean).abs() < tolerance, "step {n}: mean {grid_mean} vs {mean}");
+        assert!(
+            (grid_mean - mean).abs() < tolerance,
+            "step {n}: mean {grid_mean} vs {mean}"
+        );
         let total: f64 = state.fibers.fiber(0).iter().sum();
         assert!((total - 1.0).abs() < 1e-12);
     }
@@ -132,7 +164,10 @@ fn entropic_scheme_converges_first_order_in_time() {
         let p = order(pair[0], pair[1]);
         println!("observed time order {p:.3}");
         // The grid error (about 1e-3 here) flattens the finest ratio a little.
-        assert!((0.75..=1.3).contains(&p), "time order {p} outside [0.75, 1.3]");
+        assert!(
+            (0.75..=1.3).contains(&p),
+            "time order {p} outside [0.75, 1.3]"
+        );
     }
 }
 
@@ -183,7 +218,12 @@ fn grid_velocity_matches_particle_velocity() {
     let energy = ContrastiveEnergy::new(&pairs, tau, 1, 1).unwrap();
     let mut velocity = vec![0.0; 3];
     energy
-        .velocity(&z, &mut velocity, Parallelism::Sequential, &mut EnergyWorkspace::default())
+        .velocity(
+            &z,
+            &mut velocity,
+            Parallelism::Sequential,
+            &mut EnergyWorkspace::default(),
+        )
         .unwrap();
 
     for p in 0..3 {
@@ -196,11 +236,17 @@ fn grid_velocity_matches_particle_velocity() {
         let slope = |a: usize| (phi[p * m + a + 1] - phi[p * m + a - 1]) / (2.0 * dx);
         let grid_velocity = -((1.0 - fraction) * slope(left) + fraction * slope(left + 1));
         let error = (grid_velocity - velocity[p]).abs();
-        println!("node {p}: grid velocity {grid_velocity:.8}, particle velocity {:.8}, error {error:.2e}", velocity[p]);
+        println!(
+            "node {p}: grid velocity {grid_velocity:.8}, particle velocity {:.8}, error {error:.2e}",
+            velocity[p]
+        );
         // The fiber width sigma = 2 dx smooths Phi at order sigma^2 and the
         // differences err at order dx^2; 20 sigma^2 (1 + |v|) bounds both.
         let tolerance = 20.0 * sigma * sigma * (1.0 + velocity[p].abs());
-        assert!(error < tolerance, "node {p}: error {error:e} above {tolerance:e}");
+        assert!(
+            error < tolerance,
+            "node {p}: error {error:e} above {tolerance:e}"
+        );
     }
 }
 
@@ -216,7 +262,10 @@ fn contrastive_stepper(grid: LatentGrid, beta: f64) -> JkoStepper<ContrastivePot
 fn check_fibers_are_probabilities(fibers: &Fibers) {
     for p in 0..fibers.nodes() {
         let fiber = fibers.fiber(p);
-        assert!(fiber.iter().all(|&m| m >= 0.0), "fiber {p} has a negative mass");
+        assert!(
+            fiber.iter().all(|&m| m >= 0.0),
+            "fiber {p} has a negative mass"
+        );
         let total: f64 = fiber.iter().sum();
         assert!((total - 1.0).abs() < 1e-12, "fiber {p} has mass {total}");
     }
@@ -232,7 +281,11 @@ fn contrastive_steps_keep_mass_and_positivity() {
     ] {
         let mut stepper = contrastive_stepper(grid, beta);
         let fibers = Fibers::gaussian(&grid, &[-0.5, 0.2, 1.0], 0.3).unwrap();
-        let mut state = GridState { time: 0.0, step: 0, fibers };
+        let mut state = GridState {
+            time: 0.0,
+            step: 0,
+            fibers,
+        };
         let mut retries = 0;
         let mut inner = 0;
         for _ in 0..steps {
@@ -254,12 +307,19 @@ fn contrastive_steps_keep_mass_and_positivity() {
 #[test]
 fn steps_are_identical_for_any_thread_count() {
     let run = |threads: usize, beta: f64| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let grid = LatentGrid::interval(-3.0, 3.0, 120).unwrap();
             let mut stepper = contrastive_stepper(grid, beta);
             let fibers = Fibers::gaussian(&grid, &[-0.5, 0.2, 1.0], 0.3).unwrap();
-            let mut state = GridState { time: 0.0, step: 0, fibers };
+            let mut state = GridState {
+                time: 0.0,
+                step: 0,
+                fibers,
+            };
             for _ in 0..3 {
                 stepper.step(&mut state, 0.05).unwrap();
             }
@@ -271,7 +331,12 @@ fn steps_are_identical_for_any_thread_count() {
         let several = run(4, beta);
         assert_eq!(single.time.to_bits(), several.time.to_bits());
         assert!(
-            single.fibers.masses().iter().zip(several.fibers.masses()).all(|(a, b)| a.to_bits() == b.to_bits()),
+            single
+                .fibers
+                .masses()
+                .iter()
+                .zip(several.fibers.masses())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "fibers differ between 1 and 4 threads (beta = {beta})"
         );
     }
@@ -282,12 +347,33 @@ fn step_rejects_invalid_input() {
     let grid = LatentGrid::interval(-1.0, 1.0, 40).unwrap();
     let mut stepper = quadratic_stepper(grid, 1.0, 0.0);
     let fibers = Fibers::gaussian(&grid, &[0.0], 0.2).unwrap();
-    let mut state = GridState { time: 0.0, step: 0, fibers };
-    assert!(matches!(stepper.step(&mut state, 0.0), Err(Error::InvalidParameter { .. })));
-    assert!(matches!(stepper.step(&mut state, f64::NAN), Err(Error::InvalidParameter { .. })));
+    let mut state = GridState {
+        time: 0.0,
+        step: 0,
+        fibers,
+    };
+    assert!(matches!(
+        stepper.step(&mut state, 0.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        stepper.step(&mut state, f64::NAN),
+        Err(Error::InvalidParameter { .. })
+    ));
     state.fibers.masses_mut()[3] = f64::NAN;
-    assert!(matches!(stepper.step(&mut state, 0.1), Err(Error::NonFinite { .. })));
-    let wrong = Fibers::gaussian(&LatentGrid::interval(-1.0, 1.0, 50).unwrap(), &[0.0], 0.2).unwrap();
-    let mut state = GridState { time: 0.0, step: 0, fibers: wrong };
-    assert!(matches!(stepper.step(&mut state, 0.1), Err(Error::SizeMismatch { .. })));
+    assert!(matches!(
+        stepper.step(&mut state, 0.1),
+        Err(Error::NonFinite { .. })
+    ));
+    let wrong =
+        Fibers::gaussian(&LatentGrid::interval(-1.0, 1.0, 50).unwrap(), &[0.0], 0.2).unwrap();
+    let mut state = GridState {
+        time: 0.0,
+        step: 0,
+        fibers: wrong,
+    };
+    assert!(matches!(
+        stepper.step(&mut state, 0.1),
+        Err(Error::SizeMismatch { .. })
+    ));
 }

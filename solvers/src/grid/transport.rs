@@ -68,7 +68,11 @@ mod tests {
         let total_out: f64 = out.iter().sum();
         assert!((total_in - total_out).abs() < 1e-15);
         let mean_in: f64 = masses.iter().zip(&targets).map(|(m, t)| m * t).sum();
-        let mean_out: f64 = out.iter().enumerate().map(|(a, m)| m * grid.centre(a)).sum();
+        let mean_out: f64 = out
+            .iter()
+            .enumerate()
+            .map(|(a, m)| m * grid.centre(a))
+            .sum();
         assert!((mean_in - mean_out).abs() < 1e-15);
         assert!(out.iter().all(|&x| x >= 0.0));
     }

@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn fiber_distance_to_itself_is_zero() {
-        for grid in [LatentGrid::interval(-3.0, 3.0, 120).unwrap(), LatentGrid::circle(120).unwrap()] {
+        for grid in [
+            LatentGrid::interval(-3.0, 3.0, 120).unwrap(),
+            LatentGrid::circle(120).unwrap(),
+        ] {
             let fibers = Fibers::gaussian(&grid, &[0.4], 0.5).unwrap();
             let w = wasserstein2_squared(&grid, fibers.fiber(0), fibers.fiber(0)).unwrap();
             assert!(w.abs() < 1e-20, "{:?}: W2^2 = {w:e}", grid.kind());
@@ -273,7 +276,11 @@ mod tests {
         moved[cells..].copy_from_slice(&base.fiber(0)[..300 - cells]);
         let shift = cells as f64 * grid.spacing();
         let w = wasserstein2_squared(&grid, base.fiber(0), &moved).unwrap();
-        assert!((w.sqrt() - shift).abs() < 1e-10, "W2 = {} vs shift {shift}", w.sqrt());
+        assert!(
+            (w.sqrt() - shift).abs() < 1e-10,
+            "W2 = {} vs shift {shift}",
+            w.sqrt()
+        );
 
         // On the circle a rotation by theta is optimal only for concentrated
         // fibers: sending a little mass the long way round and moving the
@@ -282,7 +289,10 @@ mod tests {
         // wrapped normal has full support, so it is cut to an arc of
         // half-width 0.6, where the rotation is optimal for both shifts.
         let circle = LatentGrid::circle(240).unwrap();
-        let mut base = Fibers::gaussian(&circle, &[5.9], 0.25).unwrap().fiber(0).to_vec();
+        let mut base = Fibers::gaussian(&circle, &[5.9], 0.25)
+            .unwrap()
+            .fiber(0)
+            .to_vec();
         for (a, m) in base.iter_mut().enumerate() {
             if circle.transport_distance(circle.centre(a), 5.9) > 0.6 {
                 *m = 0.0;
@@ -295,7 +305,11 @@ mod tests {
             }
             let shift = cells as f64 * circle.spacing();
             let w = wasserstein2_squared(&circle, &base, &moved).unwrap();
-            assert!((w.sqrt() - shift).abs() < 1e-9, "circle W2 = {} vs shift {shift}", w.sqrt());
+            assert!(
+                (w.sqrt() - shift).abs() < 1e-9,
+                "circle W2 = {} vs shift {shift}",
+                w.sqrt()
+            );
         }
     }
 
@@ -313,8 +327,12 @@ mod tests {
                 })
                 .collect();
             let weights = vec![1.0; count];
-            let w = wasserstein2_squared_particles(&grid, fibers.fiber(0), &positions, &weights).unwrap();
-            assert!(w < previous, "W2^2 did not decrease at {count} particles: {w:e}");
+            let w = wasserstein2_squared_particles(&grid, fibers.fiber(0), &positions, &weights)
+                .unwrap();
+            assert!(
+                w < previous,
+                "W2^2 did not decrease at {count} particles: {w:e}"
+            );
             previous = w;
         }
         assert!(previous < 1e-5, "W2^2 with 10^6 samples is {previous:e}");
@@ -343,7 +361,10 @@ mod tests {
             let q1: Vec<Piece> = particle_pieces(&xs);
             let q2: Vec<Piece> = particle_pieces(&ys);
             let fast = circular_distance(&q1, &q2);
-            assert!((fast - brute).abs() < 1e-12, "circle W2^2 {fast} vs brute force {brute}");
+            assert!(
+                (fast - brute).abs() < 1e-12,
+                "circle W2^2 {fast} vs brute force {brute}"
+            );
         }
     }
 
