@@ -167,6 +167,33 @@ impl Summary {
                 s.stop_reason
             );
         }
+        if let Some(c) = &self.comparison {
+            let number = |key: &str| c.get(key).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+            let _ = writeln!(
+                out,
+                "particles vs grid: max |alpha difference| {:.4}, mean W2 gap final {:.3e}, max {:.3e}",
+                number("max_alpha_difference"),
+                number("final_w2"),
+                number("max_w2")
+            );
+            if let Some(levels) = c.get("refinement").and_then(|v| v.as_array()) {
+                for level in levels {
+                    let _ = writeln!(
+                        out,
+                        "  refinement: M_z = {:>5}, M = {:>3}, JKO step {:.4}: W2 gap at t = {:.3} is {:.3e}",
+                        level["cells"].as_u64().unwrap_or(0),
+                        level["particles_per_node"].as_u64().unwrap_or(0),
+                        level["jko_max_step"].as_f64().unwrap_or(f64::NAN),
+                        level["time"].as_f64().unwrap_or(f64::NAN),
+                        level["w2"].as_f64().unwrap_or(f64::NAN)
+                    );
+                }
+            }
+            if let Some(orders) = c.get("observed_orders").and_then(|v| v.as_array()) {
+                let orders: Vec<String> = orders.iter().map(|o| format!("{:.2}", o.as_f64().unwrap_or(f64::NAN))).collect();
+                let _ = writeln!(out, "  observed order per refinement by 2: {}", orders.join(", "));
+            }
+        }
         let _ = write!(out, "wall time {:.2} s", self.wall_time_seconds);
         out
     }
