@@ -14,7 +14,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Error, Result};
 
-/// What one accepted step reports to the loop.
+/// Report of one accepted step to the loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepInfo {
     pub step_size: f64,
@@ -36,7 +36,7 @@ pub trait Dynamics {
     fn energy(&mut self) -> Result<f64>;
     /// Shape (rows, cols) of one stored snapshot and its description.
     fn snapshot_layout(&self) -> (usize, usize, &'static str, &'static str);
-    /// The state as stored in a snapshot, row-major rows x cols.
+    /// Returns the state as stored in a snapshot, row-major rows x cols.
     fn snapshot(&self) -> Vec<f64>;
     /// Largest deviation of any fiber mass from 1 (0 for particles).
     fn mass_error(&self) -> f64 {
@@ -64,7 +64,7 @@ impl<'a> ParticleDynamics<'a> {
     /// sample the initial fiber N(f_0(x_p), fiber_sigma^2). In latent R^1 and
     /// on the circle (along the angle) the samples sit at the normal
     /// quantiles (m + 1/2) / M, so every node's particle mean is f_0(x_p)
-    /// exactly, as for the grid fibers; in higher dimensions they are random
+    /// exactly, as for the grid fibers. In higher dimensions they are random
     /// normal draws shifted to the same mean.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

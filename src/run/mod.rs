@@ -5,7 +5,7 @@ pub mod dynamics;
 pub mod observers;
 pub mod summary;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use clflow_solvers::LatentSpace;
@@ -43,6 +43,7 @@ impl Problem {
     pub fn build(scenario: Scenario) -> Result<Problem> {
         let started = Instant::now();
         let data = data::load(&scenario)?;
+
         let file = scenario.path.display().to_string();
         if data.len() < 3 {
             return Err(Error::input(
@@ -75,6 +76,7 @@ impl Problem {
             .max(k + 1)
             .min(data.len());
         let operator = AugmentationOperator::build(&scenario, &data, eigenpairs)?;
+
         let space = LatentSpace::new(scenario.latent.space == "sphere", scenario.latent.dim)
             .map_err(|e| {
                 Error::input(
@@ -308,13 +310,6 @@ pub fn integrate(
         }
     }
     (end, error)
-}
-
-/// Options of `clflow run` beyond the scenario.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub out_dir: PathBuf,
-    pub show_progress: bool,
 }
 
 /// Checks that `dir` can be created and written, before any long computation.

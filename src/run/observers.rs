@@ -23,7 +23,7 @@ pub enum Schedule {
     EveryStep,
 }
 
-/// Why a run ended.
+/// Reason a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -48,7 +48,7 @@ impl StopReason {
     }
 }
 
-/// How the loop should go on after an observation.
+/// Decision of an observer: continue the loop or stop it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     Continue,

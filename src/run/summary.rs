@@ -117,7 +117,7 @@ impl Summary {
         })
     }
 
-    /// A short human-readable table.
+    /// Formats the summary as a short human-readable table.
     pub fn table(&self) -> String {
         let fmt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
         let mut out = String::new();
@@ -190,8 +190,15 @@ impl Summary {
                 }
             }
             if let Some(orders) = c.get("observed_orders").and_then(|v| v.as_array()) {
-                let orders: Vec<String> = orders.iter().map(|o| format!("{:.2}", o.as_f64().unwrap_or(f64::NAN))).collect();
-                let _ = writeln!(out, "  observed order per refinement by 2: {}", orders.join(", "));
+                let orders: Vec<String> = orders
+                    .iter()
+                    .map(|o| format!("{:.2}", o.as_f64().unwrap_or(f64::NAN)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  observed order per refinement by 2: {}",
+                    orders.join(", ")
+                );
             }
         }
         let _ = write!(out, "wall time {:.2} s", self.wall_time_seconds);
