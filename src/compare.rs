@@ -479,7 +479,7 @@ fn write_compare_plots(
         &follower.w2,
         "W2 gap between particle and grid fibers",
         "mean W2 over nodes",
-        true,
+        false,
     )?;
     plots::spectrum(
         &out.join("spectrum.png"),

@@ -30,6 +30,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line to standard output; a closed pipe (as in `clflow ... | head`)
+/// is not an error worth a panic, because the results are already on disk.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
 fn load(args: &ScenarioArgs) -> Result<clflow::scenario::Scenario, Error> {
     commands::load_scenario(&args.scenario, args.seed, &args.overrides)
 }
@@ -49,8 +56,11 @@ fn execute(command: Command) -> Result<(), Error> {
                 SolverChoice::Grid => "grid",
             });
             let summary = commands::run(scenario, &out, solver, progress)?;
-            println!("{}", summary.table());
-            println!("results in {}: run.h5, summary.json, *.png", out.display());
+            print_out(&format!(
+                "{}\nresults in {}: run.h5, summary.json, *.png",
+                summary.table(),
+                out.display()
+            ));
         }
         Command::Compare {
             scenario,
@@ -62,17 +72,17 @@ fn execute(command: Command) -> Result<(), Error> {
                 std::path::Path::new("output").join(format!("{}-compare", scenario.display_name()))
             });
             let summary = clflow::compare::compare(scenario, &out, !no_refinement, progress)?;
-            println!("{}", summary.table());
-            println!(
-                "results in {}: compare.h5, summary.json, *.png",
+            print_out(&format!(
+                "{}\nresults in {}: compare.h5, summary.json, *.png",
+                summary.table(),
                 out.display()
-            );
+            ));
         }
         Command::Spectrum { scenario } => {
-            println!("{}", commands::spectrum(load(&scenario)?)?);
+            print_out(&commands::spectrum(load(&scenario)?)?);
         }
         Command::Inspect { file } => {
-            print!("{}", commands::inspect(&file)?);
+            print_out(commands::inspect(&file)?.trim_end());
         }
     }
     Ok(())

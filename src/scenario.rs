@@ -423,7 +423,7 @@ impl Scenario {
                 &file,
                 "-",
                 e.message().trim().to_string(),
-                "check the key names and types against docs/scenarios.md",
+                if overrides.is_empty() { "check the key names and types against docs/scenarios.md" } else { "check the key names and types against docs/scenarios.md, in the file and in the --set values" },
             )
         })?;
         scenario.path = path.to_path_buf();

@@ -103,3 +103,48 @@ fn same_seed_gives_identical_features() {
     assert_eq!(a.len(), b.len());
     assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
 }
+
+/// The grid scheme over a run of the three-disk scenario: every fiber keeps
+/// mass 1, and since each accepted JKO step satisfies
+/// E(new) + W2^2 / (2h) <= E(old), the energy never increases.
+#[test]
+fn grid_run_conserves_mass_and_dissipates() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = vec!["solver.end_time=1.0".to_string()];
+    let scenario =
+        load_scenario(Path::new("scenarios/three_disks.toml"), None, &overrides).unwrap();
+    let summary = run(scenario, dir.path(), Some("grid"), false).unwrap();
+    assert_eq!(summary.solvers[0].solver, "grid");
+
+    let file = hdf5::File::open(dir.path().join("run.h5")).unwrap();
+    let mass_error: Vec<f64> = file
+        .dataset("grid/diagnostics/mass_error")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    let worst = mass_error.iter().copied().fold(0.0, f64::max);
+    assert!(worst < 1e-12, "fiber mass drifted by {worst:e}");
+
+    let energy: Vec<f64> = file
+        .dataset("grid/diagnostics/energy")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    for pair in energy.windows(2) {
+        // Tolerance: the stepper accepts a relative energy excess of 1e-9.
+        assert!(
+            pair[1] <= pair[0] + 1e-8 * pair[0].abs().max(1.0),
+            "energy rose from {} to {}",
+            pair[0],
+            pair[1]
+        );
+    }
+
+    let fibers: Vec<f64> = file
+        .dataset("grid/snapshots/fibers")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    assert!(fibers.iter().all(|m| *m >= 0.0), "negative cell mass");
+    assert!(summary.solvers[0].events.t_align.is_some());
+}
