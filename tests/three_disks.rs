@@ -1,5 +1,5 @@
 //! End-to-end run of the shipped three-disk scenario: spectral alignment
-//! comes first, then linear separability, and the results file holds the
+//! comes first, then linear separability, and the results file contains the
 //! documented datasets.
 
 use std::path::Path;
