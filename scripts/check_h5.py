@@ -20,7 +20,8 @@ def main(path):
         k = int(f.attrs["latent_dim"])
         snaps = f["particles/snapshots/features"]
         times = f["particles/snapshots/times"]
-        assert snaps.ndim == 3 and snaps.shape[1:] == (n, k), snaps.shape
+        assert snaps.ndim == 3, snaps.shape
+        assert snaps.shape[1:] == (n, k), snaps.shape
         assert snaps.shape[0] == times.shape[0]
         alpha = f["particles/diagnostics/alpha"][:]
         assert alpha.shape == f["particles/diagnostics/time"].shape

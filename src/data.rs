@@ -570,7 +570,8 @@ mod tests {
         let data = read_csv(&path, &options).unwrap();
         assert_eq!(data.dim, 64);
         assert_eq!(data.class_count(), 2);
-        assert!(data.len() > 300 && data.len() < 400, "{}", data.len());
+        assert!(data.len() > 300, "{}", data.len());
+        assert!(data.len() < 400, "{}", data.len());
     }
 
     #[test]

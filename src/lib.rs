@@ -1,6 +1,6 @@
 //! clflow: training dynamics of contrastive learning as a Wasserstein gradient flow.
 //!
-//! The numerical core lives in the `clflow-solvers` crate; this crate reads
+//! The numerical core lives in the `clflow-solvers` crate. This crate reads
 //! scenarios and data, builds the augmentation operator, runs the time loop
 //! with its observers, and writes HDF5, plots and summaries.
 

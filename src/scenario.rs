@@ -397,15 +397,26 @@ impl Default for DiagnosticsSpec {
 impl Scenario {
     /// Reads, overrides (`section.key=value` pairs) and checks a scenario file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
-        let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::input(
-                &file,
+                path.display().to_string(),
                 "-",
                 format!("cannot read the scenario file: {e}"),
                 "check the path; scenario files live in scenarios/",
             )
         })?;
+        Self::parse(text, path, overrides)
+    }
+
+    /// Parses scenario text without a file (for tests and embedded examples).
+    pub fn from_str_checked(text: &str, path: &Path) -> Result<Scenario> {
+        Self::parse(text.to_string(), path, &[])
+    }
+
+    /// Parses `text`, applies the overrides and checks the result; `path`
+    /// names the scenario in errors and resolves relative data paths.
+    fn parse(text: String, path: &Path, overrides: &[String]) -> Result<Scenario> {
+        let file = path.display().to_string();
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
             Error::input(
                 &file,
@@ -418,40 +429,16 @@ impl Scenario {
             apply_override(&mut table, assignment)?;
         }
         let merged = toml::to_string(&table).unwrap_or(text.clone());
-        let mut scenario: Scenario = Scenario::deserialize(table).map_err(|e| {
-            Error::input(
-                &file,
-                "-",
-                e.message().trim().to_string(),
-                if overrides.is_empty() { "check the key names and types against docs/scenarios.md" } else { "check the key names and types against docs/scenarios.md, in the file and in the --set values" },
-            )
-        })?;
+
+        let hint = if overrides.is_empty() {
+            "check the key names and types against docs/scenarios.md"
+        } else {
+            "check the key names and types against docs/scenarios.md, in the file and in the --set values"
+        };
+        let mut scenario: Scenario = Scenario::deserialize(table)
+            .map_err(|e| Error::input(&file, "-", e.message().trim().to_string(), hint))?;
         scenario.path = path.to_path_buf();
         scenario.text = if overrides.is_empty() { text } else { merged };
-        scenario.validate()?;
-        Ok(scenario)
-    }
-
-    /// Parses scenario text without a file (for tests and embedded examples).
-    pub fn from_str_checked(text: &str, path: &Path) -> Result<Scenario> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            Error::input(
-                path.display().to_string(),
-                "-",
-                format!("invalid TOML: {}", e.message()),
-                "fix the syntax",
-            )
-        })?;
-        let mut scenario = Scenario::deserialize(table).map_err(|e| {
-            Error::input(
-                path.display().to_string(),
-                "-",
-                e.message().trim().to_string(),
-                "check the key names and types against docs/scenarios.md",
-            )
-        })?;
-        scenario.path = path.to_path_buf();
-        scenario.text = text.to_string();
         scenario.validate()?;
         Ok(scenario)
     }

@@ -45,7 +45,7 @@ impl PositivePairs {
         Self::from_csr(n, row_start, columns, values)
     }
 
-    /// Builds pi from compressed rows: row j holds `columns[row_start[j]..row_start[j+1]]`.
+    /// Builds pi from compressed rows: row j contains `columns[row_start[j]..row_start[j+1]]`.
     /// Columns within a row must be strictly increasing.
     pub fn from_csr(
         n: usize,
